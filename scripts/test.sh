@@ -7,6 +7,6 @@ bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 npm run --silent typecheck
 npm run --silent lint
-npm run --silent build:web
+npm run --silent build
 mkdir -p artifacts
 NODE_OPTIONS=--experimental-vm-modules exec scripts/in-private-network.sh jest --json --outputFile=artifacts/jest-results.json "$@"

@@ -1,0 +1,20 @@
+// Bundles with esbuild. Browser: the reference room page, its media worker, and test pages → dist/web/.
+// Node: runnable entry points (the demo, the key service) → dist/node/, npm packages left external.
+// Sources are TypeScript with `.js` import specifiers; esbuild resolves them.
+import { build } from 'esbuild';
+import { cp, mkdir } from 'node:fs/promises';
+
+const web = 'dist/web';
+await mkdir(`${web}/test`, { recursive: true });
+const browser = { bundle: true, format: 'iife', target: 'chrome130', sourcemap: 'linked', logLevel: 'warning', legalComments: 'none' };
+const node = { bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', sourcemap: 'linked', logLevel: 'warning' };
+await Promise.all([
+  build({ ...browser, entryPoints: ['room/main.ts'], outfile: `${web}/room.js` }),
+  build({ ...browser, entryPoints: ['e2ee/transform/worker/media-worker.ts'], outfile: `${web}/media-worker.js` }),
+  build({ ...browser, entryPoints: ['test/fixtures/outsider/outsider.ts'], outfile: `${web}/test/outsider.js` }),
+  build({ ...browser, entryPoints: ['test/fixtures/outsider/outsider-worker.ts'], outfile: `${web}/test/outsider-worker.js` }),
+  build({ ...node, entryPoints: ['demo/two-party-call.ts'], outfile: 'dist/node/demo.mjs' }),
+]);
+await cp('room/index.html', `${web}/index.html`);
+await cp('room/room.css', `${web}/room.css`);
+await cp('test/fixtures/outsider/outsider.html', `${web}/test/outsider.html`);

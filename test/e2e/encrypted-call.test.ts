@@ -1,0 +1,129 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startCallStack, joinParticipant, type CallStack, type Participant } from '../../devstack/call-stack.js';
+import { launchChromium, type LaunchedChromium } from '../../devstack/chromium.js';
+import { waitFor } from '../../devstack/wait-for.js';
+import type { CallStats } from '../../room/call-session.js';
+import type { Page } from 'puppeteer-core';
+
+/**
+ * A real end-to-end-encrypted call: two synthetic participants in Debian's Chromium, through Janus with an
+ * E2EE-only room, keyed by MLS through the key service — all inside the private network namespace.
+ */
+
+const ARTIFACTS = join(process.cwd(), 'artifacts');
+
+async function stats(participant: Participant): Promise<CallStats> {
+  const value = await participant.page.evaluate(() => window.chaperoneRoom.stats());
+  if (!value) throw new Error(`${participant.name} is not in a call`);
+  return value;
+}
+
+function receive(stats: CallStats, kind: 'audio' | 'video') {
+  return stats.streams.filter((s) => s.side === 'receive' && s.kind === kind);
+}
+
+function framesDecoded(stats: CallStats): number {
+  return stats.rtp.filter((r) => r.type === 'inbound-rtp' && r.kind === 'video').reduce((sum, r) => sum + Number(r.framesDecoded ?? 0), 0);
+}
+
+describe('an end-to-end-encrypted call through Janus', () => {
+  let stack: CallStack;
+  let alice: Participant;
+  let bob: Participant;
+  let outsiderBrowser: LaunchedChromium;
+  let outsider: Page;
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    stack = await startCallStack({ workDir: join(process.cwd(), '.tmp', 'e2e-call'), roomId: 'room-e2e', sfuRoom: 5001 });
+    alice = await joinParticipant(stack, { id: 'p-alice', name: 'Alice (patient)', colorHex: '0xC02020', toneHz: 440, role: 'patient' });
+    bob = await joinParticipant(stack, { id: 'c-bob', name: 'Dr. Bob (clinician)', colorHex: '0x2040C0', toneHz: 660, role: 'clinician' });
+    outsiderBrowser = await launchChromium();
+    outsider = await outsiderBrowser.browser.newPage();
+    await outsider.goto(`${stack.web.url}/test/outsider.html`);
+    await outsider.evaluate((url, room) => window.outsider.join(url, room), stack.janus.wsUrl, stack.sfuRoom);
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all([alice?.close(), bob?.close(), outsiderBrowser?.close()]);
+    await stack?.stop();
+  });
+
+  test('each participant decrypts and decodes the other', async () => {
+    for (const [me, other] of [
+      [alice, bob],
+      [bob, alice],
+    ] as const) {
+      const s = await waitFor(
+        `${me.name} to decrypt and decode ${other.name}`,
+        async () => {
+          const current = await stats(me);
+          const video = receive(current, 'video');
+          const audio = receive(current, 'audio');
+          const ok = video.some((v) => v.framesOk > 30) && audio.some((a) => a.framesOk > 50) && framesDecoded(current) > 30;
+          return ok ? current : undefined;
+        },
+        30_000,
+      );
+      // Frames are attributed by the SFrame KID's sender index to the other member's MLS leaf.
+      const otherLeaf = s.roster.find((entry) => entry.id === other.id)?.leafIndex;
+      expect(otherLeaf).toBeDefined();
+      expect(receive(s, 'video').some((v) => v.senderLeafIndex === otherLeaf)).toBe(true);
+      expect(s.roster.map((entry) => entry.id).sort()).toEqual(['c-bob', 'p-alice']);
+      const sent = s.streams.filter((x) => x.side === 'send');
+      expect(sent.every((x) => x.framesOk > 0)).toBe(true);
+    }
+    // The page lists every MLS member with its kind, and says the call is end-to-end encrypted.
+    const rosterText = await alice.page.$$eval('#roster li', (items) => items.map((li) => li.textContent));
+    expect(rosterText.join('|')).toMatch(/Alice \(patient\) \(you\)Participant/);
+    expect(rosterText.join('|')).toMatch(/Dr\. Bob \(clinician\)Participant/);
+    expect(await alice.page.$eval('#e2ee-status', (e) => e.textContent)).toMatch(/End-to-end encrypted/);
+    expect(await alice.page.$eval('#recording-indicator', (e) => e.getAttribute('data-recording'))).toBe('false');
+    await alice.page.screenshot({ path: join(ARTIFACTS, 'room-two-participants.png') });
+  }, 60_000);
+
+  test('the SFU forwards only ciphertext: a subscriber outside the MLS group authenticates nothing and decodes nothing', async () => {
+    const probe = await waitFor(
+      'the outsider to receive media',
+      async () => {
+        const value = (await outsider.evaluate(() => window.outsider.stats())) as {
+          worker: { frames: number; authenticated: number; failures: Record<string, number> };
+          rtp: Array<Record<string, unknown>>;
+        };
+        return value.worker.frames > 200 ? value : undefined;
+      },
+      30_000,
+    );
+    expect(probe.worker.authenticated).toBe(0);
+    expect(probe.worker.failures['auth-failed']).toBe(probe.worker.frames);
+    const videoDecoded = probe.rtp.filter((r) => r.kind === 'video').reduce((sum, r) => sum + Number(r.framesDecoded ?? 0), 0);
+    const videoReceived = probe.rtp.filter((r) => r.kind === 'video').reduce((sum, r) => sum + Number(r.framesReceived ?? 0), 0);
+    expect(videoReceived).toBeGreaterThan(0);
+    expect(videoDecoded).toBe(0);
+  }, 60_000);
+
+  test('a member removed from the group stops decrypting within 1 s of the commit', async () => {
+    const before = await stats(alice);
+    const epochBefore = before.epoch;
+    // Bob drops his key-service connection; the service, as the external sender, proposes his removal
+    // and Alice commits it. Bob's browser keeps receiving media from the SFU.
+    await bob.page.evaluate(() => window.chaperoneRoom.leaveGroup());
+    const after = await waitFor('Alice to commit Bob\'s removal', async () => {
+      const s = await stats(alice);
+      return s.epoch !== epochBefore && s.roster.length === 1 ? s : undefined;
+    });
+    const commitAtMs = after.epochTimesMs[after.epoch!]!;
+    // Let media flow well past the window, then look at Bob's last successfully opened frame.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const bobStats = await stats(bob);
+    const bobVideo = receive(bobStats, 'video')[0]!;
+    const bobAudio = receive(bobStats, 'audio')[0]!;
+    expect(bobVideo.frames).toBeGreaterThan(bobVideo.framesOk); // frames kept arriving, and stopped opening
+    for (const stream of [bobVideo, bobAudio]) {
+      expect(stream.lastOkAtMs).toBeDefined();
+      expect(stream.lastOkAtMs! - commitAtMs).toBeLessThanOrEqual(1000);
+      expect(stream.failures['unknown-kid'] ?? 0).toBeGreaterThan(0);
+    }
+  }, 60_000);
+});

@@ -11,7 +11,7 @@ import {
   type ReceivedKeyPackage,
   type ServerMessage,
 } from '../e2ee/mls/index.js';
-import type { AdmissionPolicy, RoomView } from './admission-policy.js';
+import type { AdmissionDecision, AdmissionPolicy, RoomView } from './admission-policy.js';
 import type { ExternalSenderSigner } from './external-sender.js';
 import type { Logger } from './logger.js';
 import type { PlatformRole } from './tokens.js';
@@ -359,7 +359,12 @@ export class Room {
     for (const joiner of [...this.joiners]) {
       if (pendingAdds.has(joiner)) continue;
       if (!joiner.admitted) {
-        const decision = await this.options.policy.beforeAdmit(this.view(), { id: joiner.id, kind: joiner.kind, role: joiner.role });
+        let decision: AdmissionDecision;
+        try {
+          decision = await this.options.policy.beforeAdmit(this.view(), { id: joiner.id, kind: joiner.kind, role: joiner.role });
+        } catch {
+          decision = { admit: false, reason: 'admission-policy-failed' };
+        }
         if (!this.joiners.includes(joiner)) continue; // left while the policy decided
         if (!decision.admit) {
           this.joiners = this.joiners.filter((j) => j !== joiner);

@@ -36,6 +36,8 @@ export interface RemoteStream {
 
 export interface CallEvents {
   roster(roster: RosterEntry[]): void;
+  /** This participant's own camera, for the self-view. */
+  localMedia(stream: MediaStream): void;
   remoteStream(stream: RemoteStream): void;
   remoteStreamGone(streamId: string): void;
   streamSender(streamId: string, senderLeafIndex: number): void;
@@ -103,6 +105,7 @@ export class CallSession {
     this.events.status('Joining the call…');
 
     const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+    this.events.localMedia(media);
     this.sfu = await joinJanusVideoRoom({
       url: this.config.sfuUrl,
       room: this.config.sfuRoom,

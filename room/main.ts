@@ -1,4 +1,5 @@
-import { CallSession, type CallConfig, type CallStats } from './call-session.js';
+import { CallSession, type CallConfig } from './call-session.js';
+import type { RoomPageApi } from './page-api.js';
 import { renderRoster } from './roster-view.js';
 import { TilesView } from './tiles-view.js';
 
@@ -29,6 +30,7 @@ async function join(config: CallConfig): Promise<void> {
       renderRoster(rosterList, indicator, roster, ownLeafIndex);
       tiles.setRoster(roster);
     },
+    localMedia: (media) => tiles.addSelf(media, config.displayName),
     remoteStream: (stream) => tiles.add(stream),
     remoteStreamGone: (streamId) => tiles.remove(streamId),
     streamSender: (streamId, leaf) => tiles.setSender(streamId, leaf),
@@ -49,12 +51,7 @@ async function join(config: CallConfig): Promise<void> {
 
 declare global {
   interface Window {
-    chaperoneRoom: {
-      join(config: CallConfig): Promise<void>;
-      stats(): Promise<CallStats | undefined>;
-      leaveGroup(): void;
-      leave(): Promise<void>;
-    };
+    chaperoneRoom: RoomPageApi;
   }
 }
 

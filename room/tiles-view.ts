@@ -11,6 +11,21 @@ export class TilesView {
 
   constructor(private readonly container: HTMLElement) {}
 
+  /** The self-view: muted, mirrored like a mirror, labelled as you. */
+  addSelf(media: MediaStream, name: string): void {
+    const figure = document.createElement('figure');
+    figure.className = 'tile tile-self';
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.muted = true;
+    video.playsInline = true;
+    video.srcObject = new MediaStream(media.getVideoTracks());
+    const caption = document.createElement('figcaption');
+    caption.textContent = `${name} (you)`;
+    figure.append(video, caption);
+    this.container.prepend(figure);
+  }
+
   add(stream: RemoteStream): void {
     if (stream.kind === 'audio') {
       const audio = document.createElement('audio');

@@ -1,6 +1,6 @@
 import { clearPrefixLength, type MediaKind } from './codec-profile.js';
 import { SFrameReceiver, SFrameSender, type CipherSuiteId, type Result, type SFrameError } from '../sframe/index.js';
-import { STREAM_CONTEXT, type SFrameKeySchedule } from '../keys/index.js';
+import { parseKid, STREAM_CONTEXT, type SFrameKeySchedule } from '../keys/index.js';
 
 /**
  * Encrypts and decrypts one media stream's encoded frames with SFrame under keys from the MLS key
@@ -32,10 +32,8 @@ export class FrameEncryptor {
     if (!key) return { ok: false, error: { code: 'no-key', detail: 'no epoch key installed yet' } };
     if (key.kid !== this.currentKid) {
       // The first frame of a new epoch switches the key; frames racing it wait for the same switch.
-      if (this.currentKid !== key.kid || !this.keyChange) {
-        this.currentKid = key.kid;
-        this.keyChange = this.sender.setKey(key.kid, key.baseKey);
-      }
+      this.currentKid = key.kid;
+      this.keyChange = this.sender.setKey(key.kid, key.baseKey).then(() => undefined);
     }
     await this.keyChange;
     const prefixLength = clearPrefixLength(this.kind, frame);
@@ -58,6 +56,8 @@ export interface DecryptedFrame {
 
 export class FrameDecryptor {
   private readonly receiver: SFrameReceiver;
+  /** KIDs this stream has keys cached for, so an erased epoch's derived keys go too. */
+  private readonly kidsInUse = new Set<bigint>();
 
   constructor(
     readonly kind: MediaKind,
@@ -72,17 +72,25 @@ export class FrameDecryptor {
     const prefix = frame.subarray(0, prefixLength);
     const opened = await this.receiver.decrypt(frame.subarray(prefixLength), prefix);
     if (!opened.ok) return opened;
+    this.kidsInUse.add(opened.value.kid);
     const out = new Uint8Array(prefixLength + opened.value.payload.length);
     out.set(prefix, 0);
     out.set(opened.value.payload, prefixLength);
     return {
       ok: true,
-      value: { frame: out, kid: opened.value.kid, senderLeafIndex: this.keys.parseKid(opened.value.kid).senderIndex },
+      value: { frame: out, kid: opened.value.kid, senderLeafIndex: parseKid(opened.value.kid).senderIndex },
     };
   }
 
-  /** Forget keys of a past epoch (the schedule already erased them; cached derivations go too). */
-  forget(kid: bigint): void {
-    this.receiver.removeKey(kid);
+  /**
+   * The key schedule erased an epoch (grace period over, or this member was removed): drop the SFrame
+   * keys this receiver derived from it, so nothing of that epoch stays usable here.
+   */
+  forgetEpoch(epochBits: number): void {
+    for (const kid of this.kidsInUse) {
+      if (parseKid(kid).epochBits !== epochBits) continue;
+      this.receiver.removeKey(kid);
+      this.kidsInUse.delete(kid);
+    }
   }
 }

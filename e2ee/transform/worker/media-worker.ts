@@ -12,7 +12,10 @@ import { DEFAULT_CIPHER_SUITE } from '../../sframe/index.js';
 
 declare const self: DedicatedWorkerGlobalScope;
 
-const keys = new SFrameKeySchedule();
+const decryptors = new Set<FrameDecryptor>();
+const keys = new SFrameKeySchedule({
+  onEpochErased: ({ epochBits }) => decryptors.forEach((decryptor) => decryptor.forgetEpoch(epochBits)),
+});
 const stats = new Map<string, StreamStats>();
 let epochLabel: string | undefined;
 
@@ -56,6 +59,7 @@ self.onrtctransform = (event: RTCTransformEvent) => {
   const entry: StreamStats = { streamId: options.streamId, side: options.side, kind: options.kind, frames: 0, framesOk: 0, failures: {} };
   stats.set(options.streamId, entry);
 
+  let decryptorOfStream: FrameDecryptor | undefined;
   let transform: (frame: RTCEncodedVideoFrame | RTCEncodedAudioFrame, controller: TransformStreamDefaultController) => Promise<void>;
   if (options.side === 'send') {
     const encryptor = new FrameEncryptor(options.kind, DEFAULT_CIPHER_SUITE, keys);
@@ -75,6 +79,8 @@ self.onrtctransform = (event: RTCTransformEvent) => {
     };
   } else {
     const decryptor = new FrameDecryptor(options.kind, DEFAULT_CIPHER_SUITE, keys);
+    decryptors.add(decryptor);
+    decryptorOfStream = decryptor;
     const passOnFailure = options.onDecryptFailure === 'pass';
     transform = async (frame, controller) => {
       entry.frames++;
@@ -100,5 +106,8 @@ self.onrtctransform = (event: RTCTransformEvent) => {
     .pipeTo(transformer.writable)
     .catch(() => {
       // The stream ends when its sender or receiver is closed; nothing to report.
+    })
+    .finally(() => {
+      if (decryptorOfStream) decryptors.delete(decryptorOfStream);
     });
 };

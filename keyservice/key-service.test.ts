@@ -348,6 +348,38 @@ describe('key service: MLS delivery service', () => {
     for (const name of ['Alice', 'Bob', 'Carol', 'Dave', 'eyJ']) expect(text).not.toContain(name);
   });
 
+  it('resolves two members committing the same epoch: the first wins, the loser follows the winner', async () => {
+    const room = newRoom();
+    let race = false;
+    const rejections: ServerMessage[] = [];
+    const a = await joinMember(room, alice);
+    const b = await joinMember(room, bob, {
+      wrap: (t) => ({
+        send: (m) => t.send(m),
+        onClose: (l) => t.onClose(l),
+        onMessage: (l) =>
+          t.onMessage((m) => {
+            if (m.type === 'commit-rejected') rejections.push(m);
+            l(m);
+            // Bob commits every proposal at once, unasked, racing alice (who is asked).
+            if (race && m.type === 'proposal') l({ type: 'commit-request', epoch: m.epoch });
+          }),
+      }),
+    });
+    await expectAgreement(room, [a, b]);
+    race = true;
+    const c = await joinMember(room, carol);
+    await expectAgreement(room, [a, b, c]);
+    const d = await joinMember(room, dave);
+    await expectAgreement(room, [a, b, c, d]);
+    const accepted = logLines.filter((l) => l.message === 'commit accepted' && l.context.roomId === room);
+    expect(accepted).toHaveLength(3); // one per epoch, whoever was first
+    for (const m of [a, b, c, d]) expect(m.errors).toEqual([]);
+    for (const r of rejections) expect(r).toMatchObject({ reason: 'stale-epoch' });
+    const rejected = logLines.filter((l) => l.message === 'commit rejected' && l.context.roomId === room);
+    expect(rejected.map((l) => l.context.reason)).toEqual(['stale-epoch', 'stale-epoch']); // the two losers
+  });
+
   it('passes the commit request on when a member stays silent', async () => {
     const room = newRoom();
     let silent = false;

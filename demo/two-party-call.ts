@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     say(`\n  outsider at the SFU: ${probe.worker.frames} frames received, ${probe.worker.authenticated} authenticated, ${probeDecoded} video frames decoded`);
 
     const before = (await stats(ana)).epoch;
+    const removalStartedAt = Date.now();
     await ben.page.evaluate(() => window.chaperoneRoom.leaveGroup());
     const after = await waitFor('the removal commit', async () => {
       const s = await stats(ana);
@@ -90,8 +91,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 2500));
     const benAfter = await stats(ben);
     const lastOk = Math.max(...benAfter.streams.filter((x) => x.side === 'receive').map((x) => x.lastOkAtMs ?? 0));
-    const commitAt = after.epochTimesMs[after.epoch!]!;
-    say(`\n  Dr. Ben left the MLS group: epoch ${before} → ${after.epoch}; his last decrypted frame was ${lastOk - commitAt} ms after the commit;`);
+    say(`\n  Dr. Ben left the MLS group: epoch ${before} → ${after.epoch}; his last decrypted frame was ${lastOk - removalStartedAt} ms after he left;`);
     say(`  since then his browser still receives frames from the SFU but opens none of them.`);
     say('\nDone. Nothing left running.');
   } finally {

@@ -15,7 +15,8 @@ export interface JanusServerOptions {
   mediaAddress: string;
   wsHost?: string;
   wsPort: number;
-  /** Lowest UDP port for RTP; a block of 1000 is used. */
+  /** Lowest UDP port for RTP; a block of 1000 is used. Default: a block chosen from wsPort, so two
+   * servers started side by side (tests in parallel) do not compete for the same ports. */
   rtpPortBase?: number;
 }
 
@@ -38,7 +39,7 @@ async function sharedObjects(dir: string): Promise<string[]> {
 }
 
 export async function startJanusServer(options: JanusServerOptions): Promise<JanusServer> {
-  const { mediaInterface, mediaAddress, wsHost = '127.0.0.1', wsPort, rtpPortBase = 20000 } = options;
+  const { mediaInterface, mediaAddress, wsHost = '127.0.0.1', wsPort, rtpPortBase = 20000 + (wsPort % 30) * 1000 } = options;
   const dir = await mkdtemp(join(tmpdir(), 'chaperone-janus-'));
   const disabledPlugins = (await sharedObjects(`${JANUS_LIB}/plugins`)).filter((f) => !KEEP_PLUGINS.has(f));
   const disabledTransports = (await sharedObjects(`${JANUS_LIB}/transports`)).filter((f) => !KEEP_TRANSPORTS.has(f));

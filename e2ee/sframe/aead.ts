@@ -3,6 +3,7 @@
 // - the compound AES-CTR + HMAC AEAD of §4.5.1 (suites 0x0001-0x0003): encrypt-then-MAC, the tag being
 //   HMAC(auth_key, aad_len ‖ ct_len ‖ tag_len ‖ nonce ‖ aad ‖ ct) truncated to Nt bytes.
 // Keys are imported once per SFrame key, non-extractable; nothing here imports a key per frame.
+// Both functions return WebCrypto's own promise for AES-GCM (no extra async layer on the hot path).
 
 import { constantTimeEqual, writeUint64, type CryptoBytes } from './bytes.js';
 import type { CipherSuite } from './suites.js';
@@ -78,76 +79,69 @@ async function hmacTag(
 }
 
 /**
- * AEAD.Encrypt(key, nonce, aad, plaintext): writes ciphertext ‖ tag (plaintext.length + Nt bytes) into
- * `out` at `outOffset`, so the caller can put the SFrame header in front without another copy.
+ * AEAD.Encrypt(key, nonce, aad, plaintext): resolves to ciphertext ‖ tag (plaintext.length + Nt bytes).
  * Rejects only if the platform fails.
  */
-export async function aeadSeal(
-  keys: AeadKeys,
+export function aeadSeal(keys: AeadKeys, nonce: CryptoBytes, aad: CryptoBytes, plaintext: CryptoBytes): Promise<ArrayBuffer> {
+  if (keys.kind === 'aes-gcm') {
+    return crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce, additionalData: aad, tagLength: GCM_TAG_BITS }, keys.key, plaintext);
+  }
+  return ctrHmacSeal(keys, nonce, aad, plaintext);
+}
+
+async function ctrHmacSeal(
+  keys: Extract<AeadKeys, { kind: 'aes-ctr-hmac' }>,
   nonce: CryptoBytes,
   aad: CryptoBytes,
   plaintext: CryptoBytes,
-  out: Uint8Array,
-  outOffset: number,
-): Promise<void> {
-  const subtle = crypto.subtle;
-  if (keys.kind === 'aes-gcm') {
-    const sealed = await subtle.encrypt(
-      { name: 'AES-GCM', iv: nonce, additionalData: aad, tagLength: GCM_TAG_BITS },
-      keys.key,
-      plaintext,
-    );
-    out.set(new Uint8Array(sealed), outOffset);
-    return;
-  }
+): Promise<ArrayBuffer> {
   const ct = new Uint8Array(
-    await subtle.encrypt(
+    await crypto.subtle.encrypt(
       { name: 'AES-CTR', counter: ctrInitialCounter(nonce), length: CTR_COUNTER_BITS },
       keys.encKey,
       plaintext,
     ),
   );
   const tag = await hmacTag(keys.authKey, keys.tagLength, nonce, aad, ct);
-  out.set(ct, outOffset);
-  out.set(tag.subarray(0, keys.tagLength), outOffset + ct.length);
+  const sealed = new Uint8Array(ct.length + keys.tagLength);
+  sealed.set(ct, 0);
+  sealed.set(tag.subarray(0, keys.tagLength), ct.length);
+  return sealed.buffer;
+}
+
+/** Why aeadOpen rejected: the input did not authenticate (or cannot hold a tag). */
+export class AeadAuthenticationError extends Error {
+  constructor() {
+    super('AEAD authentication failed');
+    this.name = 'AeadAuthenticationError';
+  }
 }
 
 /**
- * AEAD.Decrypt(key, nonce, aad, ciphertext ‖ tag): the plaintext, or undefined when authentication fails
- * or the input cannot hold a tag. Never rejects: a platform rejection is an authentication failure
- * (RFC 9605 §4.4.4: a frame that fails to decrypt is discarded). The compound AEAD checks the tag in
+ * AEAD.Decrypt(key, nonce, aad, ciphertext ‖ tag): resolves to the plaintext; rejects when authentication
+ * fails, the input cannot hold a tag, or the platform fails (callers treat every rejection as an
+ * authentication failure: RFC 9605 §4.4.4, the frame is discarded). The compound AEAD checks the tag in
  * constant time before decrypting anything (§4.5.1).
  */
-export async function aeadOpen(
-  keys: AeadKeys,
+export function aeadOpen(keys: AeadKeys, nonce: CryptoBytes, aad: CryptoBytes, sealed: CryptoBytes): Promise<ArrayBuffer> {
+  if (keys.kind === 'aes-gcm') {
+    if (sealed.length < GCM_TAG_BITS / 8) return Promise.reject(new AeadAuthenticationError());
+    return crypto.subtle.decrypt({ name: 'AES-GCM', iv: nonce, additionalData: aad, tagLength: GCM_TAG_BITS }, keys.key, sealed);
+  }
+  return ctrHmacOpen(keys, nonce, aad, sealed);
+}
+
+async function ctrHmacOpen(
+  keys: Extract<AeadKeys, { kind: 'aes-ctr-hmac' }>,
   nonce: CryptoBytes,
   aad: CryptoBytes,
   sealed: CryptoBytes,
-): Promise<CryptoBytes | undefined> {
-  try {
-    const subtle = crypto.subtle;
-    if (keys.kind === 'aes-gcm') {
-      if (sealed.length < GCM_TAG_BITS / 8) return undefined;
-      const plaintext = await subtle.decrypt(
-        { name: 'AES-GCM', iv: nonce, additionalData: aad, tagLength: GCM_TAG_BITS },
-        keys.key,
-        sealed,
-      );
-      return new Uint8Array(plaintext);
-    }
-    const ctLength = sealed.length - keys.tagLength;
-    if (ctLength < 0) return undefined;
-    const ct = sealed.subarray(0, ctLength);
-    const tag = sealed.subarray(ctLength);
-    const expected = await hmacTag(keys.authKey, keys.tagLength, nonce, aad, ct);
-    if (!constantTimeEqual(expected.subarray(0, keys.tagLength), tag)) return undefined;
-    const plaintext = await subtle.decrypt(
-      { name: 'AES-CTR', counter: ctrInitialCounter(nonce), length: CTR_COUNTER_BITS },
-      keys.encKey,
-      ct,
-    );
-    return new Uint8Array(plaintext);
-  } catch {
-    return undefined;
-  }
+): Promise<ArrayBuffer> {
+  const ctLength = sealed.length - keys.tagLength;
+  if (ctLength < 0) throw new AeadAuthenticationError();
+  const ct = sealed.subarray(0, ctLength);
+  const tag = sealed.subarray(ctLength);
+  const expected = await hmacTag(keys.authKey, keys.tagLength, nonce, aad, ct);
+  if (!constantTimeEqual(expected.subarray(0, keys.tagLength), tag)) throw new AeadAuthenticationError();
+  return crypto.subtle.decrypt({ name: 'AES-CTR', counter: ctrInitialCounter(nonce), length: CTR_COUNTER_BITS }, keys.encKey, ct);
 }

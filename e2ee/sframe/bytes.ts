@@ -13,6 +13,7 @@ export const EMPTY_BYTES: CryptoBytes = new Uint8Array(0);
  * rather than `instanceof` so arrays from another realm (a worker, a vm context) are recognised.
  */
 export function isBytes(value: unknown): value is Uint8Array {
+  if (value instanceof Uint8Array) return true;
   return ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]';
 }
 
@@ -21,7 +22,8 @@ export function isBytes(value: unknown): value is Uint8Array {
  * Checked by tag, so buffers from another realm are recognised.
  */
 export function cryptoBytes(bytes: Uint8Array): CryptoBytes {
-  if (Object.prototype.toString.call(bytes.buffer) === '[object ArrayBuffer]') return bytes as CryptoBytes;
+  const buffer = bytes.buffer;
+  if (buffer instanceof ArrayBuffer || Object.prototype.toString.call(buffer) === '[object ArrayBuffer]') return bytes as CryptoBytes;
   return new Uint8Array(bytes);
 }
 

@@ -9,6 +9,7 @@
 import { ascii, cryptoBytes, isBytes, type CryptoBytes } from './bytes.js';
 import { aeadTagLength, importAeadKeys, type AeadKeys } from './aead.js';
 import { fail, ok, type Result } from './errors.js';
+import { nonceSalt, type NonceSalt } from './nonce.js';
 import { isHeaderValue } from './header.js';
 import type { CipherSuite } from './suites.js';
 
@@ -23,6 +24,8 @@ export interface FrameKey {
   readonly aead: AeadKeys;
   /** sframe_salt (Nn bytes), XORed with the CTR to form each nonce. */
   readonly salt: CryptoBytes;
+  /** The salt, precomputed for frameNonce(). */
+  readonly nonceSalt: NonceSalt;
   /** Nt, cached for the hot path. */
   readonly tagLength: number;
 }
@@ -79,7 +82,7 @@ export async function deriveFrameKey(suite: CipherSuite, kid: bigint, baseKey: U
   try {
     raw = await deriveKeyAndSalt(suite, kid, baseKey);
     const aead = await importAeadKeys(suite, raw.key);
-    return ok({ suite, kid, aead, salt: raw.salt, tagLength: aeadTagLength(aead) });
+    return ok({ suite, kid, aead, salt: raw.salt, nonceSalt: nonceSalt(raw.salt), tagLength: aeadTagLength(aead) });
   } catch {
     return fail('bad-key', `the platform refused to derive or import a ${suite.name} key`);
   } finally {

@@ -21,6 +21,17 @@ describe('LruMap', () => {
     expect(map.has(2)).toBe(true);
   });
 
+  test('the most recently used shortcut never returns a deleted or replaced entry', () => {
+    const map = new LruMap<bigint, string>(3);
+    map.set(1n, 'a');
+    expect(map.get(1n)).toBe('a');
+    expect(map.delete(1n)).toBe('a');
+    expect(map.get(1n)).toBeUndefined();
+    map.set(2n, 'b');
+    map.set(2n, 'c');
+    expect(map.get(2n)).toBe('c');
+  });
+
   test('capacity must be a positive integer', () => {
     expect(() => new LruMap(0)).toThrow(RangeError);
   });

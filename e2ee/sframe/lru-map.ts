@@ -5,6 +5,10 @@
 export class LruMap<K, V> {
   readonly capacity: number;
   readonly #entries = new Map<K, V>();
+  /** The most recently used entry, so repeated use of one key (every frame of a stream) skips the
+   * delete-and-reinsert. */
+  #newestKey: K | undefined;
+  #newestValue: V | undefined;
 
   constructor(capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError('LRU capacity must be a positive integer');
@@ -21,10 +25,13 @@ export class LruMap<K, V> {
 
   /** The value, marking the entry most recently used. */
   get(key: K): V | undefined {
+    if (this.#newestValue !== undefined && key === this.#newestKey) return this.#newestValue;
     const value = this.#entries.get(key);
     if (value === undefined) return undefined;
     this.#entries.delete(key);
     this.#entries.set(key, value);
+    this.#newestKey = key;
+    this.#newestValue = value;
     return value;
   }
 
@@ -32,6 +39,8 @@ export class LruMap<K, V> {
   set(key: K, value: V): [K, V] | undefined {
     this.#entries.delete(key);
     this.#entries.set(key, value);
+    this.#newestKey = key;
+    this.#newestValue = value;
     if (this.#entries.size <= this.capacity) return undefined;
     const oldest = this.#entries.entries().next();
     if (oldest.done) return undefined;
@@ -44,6 +53,10 @@ export class LruMap<K, V> {
   delete(key: K): V | undefined {
     const value = this.#entries.get(key);
     if (value !== undefined) this.#entries.delete(key);
+    if (key === this.#newestKey) {
+      this.#newestKey = undefined;
+      this.#newestValue = undefined;
+    }
     return value;
   }
 

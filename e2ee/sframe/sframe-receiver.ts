@@ -14,7 +14,7 @@ import { EMPTY_BYTES, constantTimeEqual, cryptoBytes, isBytes } from './bytes.js
 import { fail, ok, type Result } from './errors.js';
 import { decodeHeader, isHeaderValue } from './header.js';
 import { deriveFrameKey, type FrameKey } from './key-derivation.js';
-import { decryptFrame } from './frame-encryption.js';
+import { openFrame } from './frame-encryption.js';
 import { LruMap } from './lru-map.js';
 import { ReplayWindow } from './replay-window.js';
 import { cipherSuite, DEFAULT_CIPHER_SUITE, type CipherSuite, type CipherSuiteId } from './suites.js';
@@ -168,11 +168,15 @@ export class SFrameReceiver {
       }
       // Cheap early refusal; the authoritative check is markSeen() after authentication.
       if (!entry.window.isFresh(ctr)) return fail('replayed', `KID ${kid} CTR ${ctr} was seen or is outside the replay window`);
-      const opened = await decryptFrame(entry.key, header.value, cryptoBytes(frame), metadata);
-      if (!opened.ok) return opened;
+      let plaintext: ArrayBuffer;
+      try {
+        plaintext = await openFrame(entry.key, header.value, cryptoBytes(frame), metadata);
+      } catch {
+        return fail('auth-failed', `frame for KID ${kid} CTR ${ctr} did not authenticate`);
+      }
       if (entry.revoked) return fail('unknown-kid', `the key for KID ${kid} was removed while the frame was decrypted`);
       if (!entry.window.markSeen(ctr)) return fail('replayed', `KID ${kid} CTR ${ctr} was seen or is outside the replay window`);
-      return ok({ payload: opened.value, kid, ctr });
+      return ok({ payload: new Uint8Array(plaintext), kid, ctr });
     } catch {
       return fail('internal-error', 'unexpected exception in SFrameReceiver.decrypt');
     }

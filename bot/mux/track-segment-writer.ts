@@ -1,0 +1,177 @@
+import { FfmpegTrackWriter, type TrackWriterError } from './ffmpeg-track-writer.js';
+import { ivfFileHeader, ivfFrameHeader, VIDEO_CLOCK_HZ, vp8KeyFrameSize } from './ivf.js';
+import { OggOpusWriter, OPUS_CLOCK_HZ, opusPacketChannels, opusPacketSamples } from './ogg-opus.js';
+import { RtpClock } from './rtp-clock.js';
+import type { FrameKind } from '../wire/frame-message.js';
+
+/**
+ * Writes one segment of one participant's track: frames in RTP order go to an ffmpeg stream copy, with
+ * timestamps from the RTP clock (so gaps stay gaps) and the wall-clock time of the first frame kept as
+ * the segment's anchor (so tracks of one recording line up). A video segment starts at a key frame.
+ */
+
+export interface SegmentFrame {
+  payload: Uint8Array;
+  rtpTimestamp: number;
+  receivedAtMs: number;
+}
+
+export interface SegmentGap {
+  /** Media time (ms from the segment's start) where the gap begins. */
+  atMs: number;
+  durationMs: number;
+}
+
+export interface SegmentReport {
+  file: string;
+  kind: FrameKind;
+  codec: 'vp8' | 'opus';
+  /** Wall clock (ms since the Unix epoch) of the segment's first written frame: the alignment anchor. */
+  anchorMs: number | undefined;
+  /** Wall clock of the last written frame. */
+  lastFrameAtMs: number | undefined;
+  /** Media duration covered by RTP time, ms. */
+  durationMs: number;
+  framesReceived: number;
+  framesWritten: number;
+  /** Video frames dropped because the segment had not yet seen a key frame. */
+  framesBeforeKeyFrame: number;
+  /** Frames not monotonic in RTP time (duplicates or very late), dropped. */
+  framesOutOfOrder: number;
+  gaps: SegmentGap[];
+  /** Set when ffmpeg died while writing; the file holds what was flushed. */
+  writerError?: string;
+}
+
+/** An interval in media time longer than this (and than twice the packet length) is recorded as a gap. */
+const VIDEO_GAP_MS = 500;
+const AUDIO_GAP_MS = 200;
+const MAX_GAPS_LISTED = 1000;
+
+export class TrackSegmentWriter {
+  private writer: FfmpegTrackWriter | undefined;
+  private readonly clock = new RtpClock();
+  private ogg: OggOpusWriter | undefined;
+  private lastTicks = -1n;
+  private lastEndTicks = 0n;
+  private writerError: TrackWriterError | undefined;
+  private readonly report: SegmentReport;
+
+  constructor(
+    readonly file: string,
+    readonly kind: FrameKind,
+    private readonly onWriterDied?: (error: TrackWriterError) => void,
+  ) {
+    this.report = {
+      file,
+      kind,
+      codec: kind === 'video' ? 'vp8' : 'opus',
+      anchorMs: undefined,
+      lastFrameAtMs: undefined,
+      durationMs: 0,
+      framesReceived: 0,
+      framesWritten: 0,
+      framesBeforeKeyFrame: 0,
+      framesOutOfOrder: 0,
+      gaps: [],
+    };
+  }
+
+  get started(): boolean {
+    return this.writer !== undefined;
+  }
+
+  get failed(): boolean {
+    return this.writerError !== undefined;
+  }
+
+  /** Returns false when the frame was not written (waiting for a key frame, out of order, writer dead). */
+  async push(frame: SegmentFrame): Promise<boolean> {
+    this.report.framesReceived++;
+    if (this.writerError) return false;
+    if (!this.writer && !(await this.start(frame))) return false;
+    const ticks = this.clock.unwrap(frame.rtpTimestamp);
+    if (ticks <= this.lastTicks) {
+      this.report.framesOutOfOrder++;
+      return false;
+    }
+    const clockHz = this.kind === 'video' ? VIDEO_CLOCK_HZ : OPUS_CLOCK_HZ;
+    if (this.lastTicks >= 0n) {
+      const gapTicks = ticks - this.lastEndTicks;
+      const gapMs = Number(gapTicks * 1000n) / clockHz;
+      const threshold = this.kind === 'video' ? VIDEO_GAP_MS : AUDIO_GAP_MS;
+      if (gapMs > threshold && this.report.gaps.length < MAX_GAPS_LISTED) {
+        this.report.gaps.push({ atMs: Math.round(Number(this.lastEndTicks * 1000n) / clockHz), durationMs: Math.round(gapMs) });
+      }
+    }
+    let bytes: Uint8Array[];
+    let endTicks: bigint;
+    if (this.kind === 'video') {
+      bytes = [ivfFrameHeader(frame.payload.length, ticks), frame.payload];
+      endTicks = ticks;
+    } else {
+      endTicks = ticks + BigInt(opusPacketSamples(frame.payload));
+      bytes = [this.ogg!.packet(frame.payload, endTicks)];
+    }
+    try {
+      for (const chunk of bytes) await this.writer!.write(chunk);
+    } catch {
+      return false;
+    }
+    this.lastTicks = ticks;
+    this.lastEndTicks = endTicks;
+    this.report.framesWritten++;
+    this.report.lastFrameAtMs = frame.receivedAtMs;
+    this.report.durationMs = Math.round(Number(endTicks * 1000n) / clockHz);
+    return true;
+  }
+
+  private async start(frame: SegmentFrame): Promise<boolean> {
+    if (this.kind === 'video') {
+      const size = vp8KeyFrameSize(frame.payload);
+      if (!size) {
+        this.report.framesBeforeKeyFrame++;
+        return false;
+      }
+      this.writer = this.spawn('ivf');
+      await this.writer.write(ivfFileHeader(size.width, size.height));
+    } else {
+      this.writer = this.spawn('ogg');
+      this.ogg = new OggOpusWriter();
+      for (const page of this.ogg.headers(opusPacketChannels(frame.payload))) await this.writer.write(page);
+    }
+    this.report.anchorMs = frame.receivedAtMs;
+    return true;
+  }
+
+  private spawn(format: 'ivf' | 'ogg'): FfmpegTrackWriter {
+    const writer = new FfmpegTrackWriter(this.file, format);
+    writer.onUnexpectedExit((error) => {
+      this.writerError = error;
+      this.report.writerError = error.message;
+      this.onWriterDied?.(error);
+    });
+    return writer;
+  }
+
+  /** Ends the segment: ffmpeg writes the index. Returns the segment's figures. */
+  async close(): Promise<SegmentReport> {
+    if (this.writer && !this.writerError) {
+      try {
+        await this.writer.close();
+      } catch (error) {
+        this.report.writerError = (error as Error).message;
+      }
+    }
+    return { ...this.report, gaps: [...this.report.gaps] };
+  }
+
+  /** Kills ffmpeg without finalizing (abort, SIGINT). */
+  abort(): void {
+    this.writer?.kill();
+  }
+
+  get writerPid(): number | undefined {
+    return this.writer?.pid;
+  }
+}

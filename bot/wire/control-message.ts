@@ -1,0 +1,35 @@
+import type { FrameKind } from './frame-message.js';
+
+/**
+ * JSON control messages on the recorder page's frame socket. Identifiers only: the roster carries
+ * pseudonymous ids and credential kinds, never display names (they are PHI and the spool needs none).
+ */
+export interface RosterMember {
+  leafIndex: number;
+  id: string;
+  kind: 'participant' | 'recorder';
+}
+
+export type PageControlMessage =
+  /** First message: proves the socket belongs to this call's page (a per-call secret, never logged). */
+  | { type: 'hello'; callSecret: string }
+  /** The MLS roster of an epoch (the KID carries the epoch's low bits; attribution is per epoch). */
+  | { type: 'roster'; epoch: string; epochBits: number; members: RosterMember[] }
+  | { type: 'stream-start'; streamNumber: number; kind: FrameKind; codec: 'vp8' | 'opus'; feedId: string }
+  | { type: 'stream-end'; streamNumber: number }
+  /** Frames the worker saw but could not hand over (counted per stream and reason). */
+  | { type: 'stream-stats'; streamNumber: number; failures: Record<string, number>; framesDecrypted: number }
+  /** The recorder was removed from the MLS group: it holds no key for the new epoch. */
+  | { type: 'removed'; epoch: string }
+  | { type: 'joined'; epoch: string; ownLeafIndex: number }
+  | { type: 'error'; code: string; message: string };
+
+export function parsePageControlMessage(text: string): PageControlMessage | undefined {
+  try {
+    const value = JSON.parse(text) as { type?: unknown };
+    if (typeof value !== 'object' || value === null || typeof value.type !== 'string') return undefined;
+    return value as PageControlMessage;
+  } catch {
+    return undefined;
+  }
+}

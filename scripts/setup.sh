@@ -28,7 +28,18 @@ command -v npm >/dev/null || { say "npm is missing: install Node.js and npm (Deb
 lock_hash=$(sha256sum package-lock.json | cut -c1-16)
 if [ ! -f node_modules/.chaperone-lock ] || [ "$(cat node_modules/.chaperone-lock)" != "$lock_hash" ]; then
   say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  if ! npm ci --no-audit --no-fund --loglevel=error 2>/tmp/chaperone-npm-ci.log; then
+    # npm 11 with omit-lockfile-registry-resolved (set on these machines) leaves other platforms' optional
+    # binaries out of the lock, and `npm ci` then calls the lock out of sync. `npm install` honours the
+    # locked versions and completes the same tree.
+    if grep -q 'Missing: .* from lock file' /tmp/chaperone-npm-ci.log; then
+      say "npm ci refused the lock over other platforms' optional packages; installing the locked versions with npm install"
+      npm install --no-audit --no-fund --loglevel=error
+      git checkout -- package-lock.json 2>/dev/null || true
+    else
+      cat /tmp/chaperone-npm-ci.log >&2; exit 1
+    fi
+  fi
   echo "$lock_hash" > node_modules/.chaperone-lock
 fi
 

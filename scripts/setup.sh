@@ -35,7 +35,6 @@ if [ ! -f node_modules/.chaperone-lock ] || [ "$(cat node_modules/.chaperone-loc
     if grep -q 'Missing: .* from lock file' /tmp/chaperone-npm-ci.log; then
       say "npm ci refused the lock over other platforms' optional packages; installing the locked versions with npm install"
       npm install --no-audit --no-fund --loglevel=error
-      git checkout -- package-lock.json 2>/dev/null || true
     else
       cat /tmp/chaperone-npm-ci.log >&2; exit 1
     fi

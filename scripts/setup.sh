@@ -39,7 +39,7 @@ if [ ! -f node_modules/.chaperone-lock ] || [ "$(cat node_modules/.chaperone-loc
       cat /tmp/chaperone-npm-ci.log >&2; exit 1
     fi
   fi
-  echo "$lock_hash" > node_modules/.chaperone-lock
+  sha256sum package-lock.json | cut -c1-16 > node_modules/.chaperone-lock
 fi
 
 node_major=$(node_modules/.bin/node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

@@ -11,11 +11,36 @@ import { headerLength, writeHeader, type SFrameHeader } from './header.js';
 import type { FrameKey } from './key-derivation.js';
 import { frameNonce } from './nonce.js';
 
+/** ArrayBuffer.prototype.transfer (ES2024), typed narrowly: the library's lib is ES2023. */
+type GrowableBuffer = ArrayBuffer & { transfer?: (newByteLength: number) => ArrayBuffer };
+
+/**
+ * Returns header ‖ sealed as one exact-size buffer. Where ArrayBuffer.prototype.transfer exists (Node >= 21,
+ * Chromium >= 114, Firefox >= 122, Safari >= 17.4) WebCrypto's own output buffer is grown by the header
+ * length (Node's allocator reallocates in place, so no second frame-sized buffer is allocated and touched)
+ * and the bytes are shifted with copyWithin (a memmove). Otherwise a new buffer is allocated and filled.
+ * Either way the copies are between equal alignments or within one buffer: a copy between buffers at
+ * different alignments is an element-wise loop in Chromium, several times slower.
+ */
+function prependHeader(sealed: ArrayBuffer, header: Uint8Array): CryptoBytes {
+  const sealedLength = sealed.byteLength;
+  const growable = sealed as GrowableBuffer;
+  let out: CryptoBytes;
+  if (typeof growable.transfer === 'function') {
+    out = new Uint8Array(growable.transfer(header.length + sealedLength));
+  } else {
+    out = new Uint8Array(header.length + sealedLength);
+    out.set(new Uint8Array(sealed), 0);
+  }
+  out.copyWithin(header.length, 0, sealedLength);
+  out.set(header, 0);
+  return out;
+}
+
 /**
  * Protects `payload` with CTR `ctr` (the caller guarantees it is unused under this key and <= 2^64-1).
- * The output buffer is allocated once, at its final size, with the header written into it (the AAD is
- * a view of those bytes); it is exactly header ‖ ciphertext ‖ tag (byteOffset 0, spanning its whole
- * ArrayBuffer). Error: 'crypto-failure' if WebCrypto fails. Never rejects.
+ * The result is exactly header ‖ ciphertext ‖ tag (byteOffset 0, spanning its whole ArrayBuffer).
+ * Errors: 'crypto-failure' if WebCrypto fails. Never rejects.
  */
 export async function encryptFrame(
   key: FrameKey,
@@ -25,21 +50,13 @@ export async function encryptFrame(
 ): Promise<Result<CryptoBytes>> {
   let sealing = false;
   try {
-    const length = headerLength(key.kid, ctr);
-    const out = new Uint8Array(length + payload.length + key.tagLength);
-    writeHeader(out, 0, key.kid, ctr);
-    const header = out.subarray(0, length);
+    const header = new Uint8Array(headerLength(key.kid, ctr));
+    writeHeader(header, 0, key.kid, ctr);
     const aad = metadata.length === 0 ? header : concatBytes(header, metadata);
     sealing = true;
-    const sealed = new Uint8Array(await aeadSeal(key.aead, frameNonce(key.nonceSalt, ctr), aad, payload));
+    const sealed = await aeadSeal(key.aead, frameNonce(key.nonceSalt, ctr), aad, payload);
     sealing = false;
-    // Place ciphertext ‖ tag after the header. A copy between buffers at different alignments is a slow
-    // element-wise loop in some engines (Chromium), so copy at equal alignment, shift in place (memmove)
-    // and write the header again.
-    out.set(sealed, 0);
-    out.copyWithin(length, 0, sealed.length);
-    writeHeader(out, 0, key.kid, ctr);
-    return ok(out);
+    return ok(prependHeader(sealed, header));
   } catch {
     return sealing
       ? fail('crypto-failure', `WebCrypto refused to encrypt a ${payload.length}-byte frame`)

@@ -5,6 +5,9 @@
 //
 // The receiver checks a frame with isFresh() before decrypting (cheap early refusal) and records it with
 // markSeen() only after the frame authenticated, so forged frames cannot move or fill the window.
+// Both run per frame: the common path does no BigInt arithmetic (only comparisons).
+
+const MAX_SAFE_CTR = BigInt(Number.MAX_SAFE_INTEGER);
 
 export class ReplayWindow {
   readonly size: number;
@@ -13,6 +16,8 @@ export class ReplayWindow {
   readonly #seen: Uint8Array;
   /** Highest CTR accepted so far; -1n before the first. */
   #highest = -1n;
+  /** Lowest CTR still inside the window: #highest - size + 1 (may be negative). */
+  #lowest = 0n;
 
   constructor(size: number) {
     if (!Number.isSafeInteger(size) || size < 1) throw new RangeError('replay window size must be a positive integer');
@@ -26,11 +31,15 @@ export class ReplayWindow {
     return this.#highest < 0n ? undefined : this.#highest;
   }
 
+  #slot(ctr: bigint): number {
+    return ctr <= MAX_SAFE_CTR ? Number(ctr) % this.size : Number(ctr % this.#sizeBig);
+  }
+
   /** Whether a frame with this CTR could still be accepted. Does not change the window. */
   isFresh(ctr: bigint): boolean {
     if (ctr > this.#highest) return true;
-    if (this.#highest - ctr >= this.#sizeBig) return false;
-    return this.#seen[Number(ctr % this.#sizeBig)] === 0;
+    if (ctr < this.#lowest) return false;
+    return this.#seen[this.#slot(ctr)] === 0;
   }
 
   /**
@@ -41,15 +50,15 @@ export class ReplayWindow {
     if (!this.isFresh(ctr)) return false;
     if (ctr > this.#highest) {
       // Clear the slots of the CTRs the window now covers for the first time: (highest, ctr).
-      const advance = ctr - this.#highest;
-      if (this.#highest < 0n || advance >= this.#sizeBig) {
+      if (this.#highest < 0n || ctr - this.#highest >= this.#sizeBig) {
         this.#seen.fill(0);
       } else {
-        for (let c = this.#highest + 1n; c < ctr; c++) this.#seen[Number(c % this.#sizeBig)] = 0;
+        for (let c = this.#highest + 1n; c < ctr; c++) this.#seen[this.#slot(c)] = 0;
       }
       this.#highest = ctr;
+      this.#lowest = ctr - this.#sizeBig + 1n;
     }
-    this.#seen[Number(ctr % this.#sizeBig)] = 1;
+    this.#seen[this.#slot(ctr)] = 1;
     return true;
   }
 }

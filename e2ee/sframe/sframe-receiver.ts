@@ -150,7 +150,7 @@ export class SFrameReceiver {
   async decrypt(frame: Uint8Array, metadata: Uint8Array = EMPTY_BYTES): Promise<Result<DecryptedFrame>> {
     try {
       if (!isBytes(frame)) return fail('bad-argument', 'frame must be a Uint8Array');
-      if (!isBytes(metadata)) return fail('bad-argument', 'metadata must be a Uint8Array');
+      if (metadata !== EMPTY_BYTES && !isBytes(metadata)) return fail('bad-argument', 'metadata must be a Uint8Array');
       if (frame.length > this.maxFrameBytes) {
         return fail('too-large', `frame is ${frame.length} bytes, limit is ${this.maxFrameBytes}`);
       }

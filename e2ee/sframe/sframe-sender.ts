@@ -27,12 +27,14 @@ export class SFrameSender {
   readonly suite: CipherSuite;
   readonly #counterLimit: bigint;
   #key: FrameKey | undefined;
+  /** The current key's counter (an entry of #nextCtr), so encrypt() does no map lookup. */
+  #counter: { next: bigint } | undefined;
   /** Why the last setKey() failed, until one succeeds: encrypt() fails closed with it. */
   #keyError: SFrameError | undefined;
   /** Incremented by every setKey() call; a derivation installs its key only if no later call started. */
   #keyRequests = 0;
-  /** Next CTR per KID this sender has used. One bigint per key ever set, so it stays small. */
-  readonly #nextCtr = new Map<bigint, bigint>();
+  /** Next CTR per KID this sender has used. One entry per key ever set, so it stays small. */
+  readonly #nextCtr = new Map<bigint, { next: bigint }>();
 
   /** Throws RangeError/TypeError for an unknown suite or a bad option (configuration, not media). */
   constructor(suite: CipherSuiteId = DEFAULT_CIPHER_SUITE, options: SFrameSenderOptions = {}) {
@@ -69,12 +71,18 @@ export class SFrameSender {
     if (request !== this.#keyRequests) return;
     if (!derived.ok) {
       this.#key = undefined;
+      this.#counter = undefined;
       this.#keyError = derived.error;
       return;
     }
+    let counter = this.#nextCtr.get(kid);
+    if (counter === undefined) {
+      counter = { next: 0n };
+      this.#nextCtr.set(kid, counter);
+    }
     this.#key = derived.value;
+    this.#counter = counter;
     this.#keyError = undefined;
-    if (!this.#nextCtr.has(kid)) this.#nextCtr.set(kid, 0n);
   }
 
   /**
@@ -89,17 +97,18 @@ export class SFrameSender {
     // rejects, so returning its promise keeps the never-throws contract without another async layer.
     try {
       if (!isBytes(payload)) return Promise.resolve(fail('bad-argument', 'payload must be a Uint8Array'));
-      if (!isBytes(metadata)) return Promise.resolve(fail('bad-argument', 'metadata must be a Uint8Array'));
+      if (metadata !== EMPTY_BYTES && !isBytes(metadata)) return Promise.resolve(fail('bad-argument', 'metadata must be a Uint8Array'));
       const key = this.#key;
-      if (key === undefined) {
+      const counter = this.#counter;
+      if (key === undefined || counter === undefined) {
         if (this.#keyError !== undefined) return Promise.resolve({ ok: false, error: this.#keyError });
         return Promise.resolve(fail('no-key', 'no key yet: setKey() has not completed'));
       }
-      const ctr = this.#nextCtr.get(key.kid) ?? 0n;
+      const ctr = counter.next;
       if (ctr > this.#counterLimit) {
         return Promise.resolve(fail('counter-exhausted', `KID ${key.kid} used every CTR up to ${this.#counterLimit}; set a new key`));
       }
-      this.#nextCtr.set(key.kid, ctr + 1n);
+      counter.next = ctr + 1n;
       return encryptFrame(key, ctr, cryptoBytes(payload), metadata);
     } catch {
       return Promise.resolve(fail('internal-error', 'unexpected exception in SFrameSender.encrypt'));

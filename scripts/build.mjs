@@ -6,6 +6,7 @@ import { cp, mkdir } from 'node:fs/promises';
 
 const web = 'dist/web';
 await mkdir(`${web}/test`, { recursive: true });
+await mkdir(`${web}/recorder`, { recursive: true });
 const browser = { bundle: true, format: 'iife', target: 'chrome130', sourcemap: 'linked', logLevel: 'warning', legalComments: 'none' };
 const node = { bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', sourcemap: 'linked', logLevel: 'warning' };
 await Promise.all([
@@ -13,10 +14,13 @@ await Promise.all([
   build({ ...browser, entryPoints: ['e2ee/transform/worker/media-worker.ts'], outfile: `${web}/media-worker.js` }),
   build({ ...browser, entryPoints: ['test/fixtures/outsider/outsider.ts'], outfile: `${web}/test/outsider.js` }),
   build({ ...browser, entryPoints: ['test/fixtures/outsider/outsider-worker.ts'], outfile: `${web}/test/outsider-worker.js` }),
+  build({ ...browser, entryPoints: ['bot/page/recorder-page.ts'], outfile: `${web}/recorder/recorder-page.js` }),
+  build({ ...browser, entryPoints: ['bot/page/recorder-worker.ts'], outfile: `${web}/recorder/recorder-worker.js` }),
   build({ ...node, entryPoints: ['demo/two-party-call.ts'], outfile: 'dist/node/demo.mjs' }),
 ]);
 // Bundled Node entries resolve db/migrations next to themselves (db/migrate.ts uses import.meta.url).
 await cp('db/migrations', 'dist/node/migrations', { recursive: true });
 await cp('room/index.html', `${web}/index.html`);
 await cp('room/room.css', `${web}/room.css`);
+await cp('bot/page/index.html', `${web}/recorder/index.html`);
 await cp('test/fixtures/outsider/outsider.html', `${web}/test/outsider.html`);

@@ -1,0 +1,235 @@
+import { randomBytes } from 'node:crypto';
+import type { Page } from 'puppeteer-core';
+import { CallRecording } from './call-recording.js';
+import type { FrameSinkServer } from './frame-sink-server.js';
+import type { RecorderBrowser } from './recorder-browser.js';
+import type { RecorderCredentialSource } from './recorder-credentials.js';
+import type { RecordingEndReason, RecordingTrackManifest } from './track-manifest.js';
+import type { PageControlMessage } from './wire/control-message.js';
+import type { RecorderConfig } from './page/recorder-page-protocol.js';
+
+/**
+ * Records one call, as an explicit state machine:
+ *
+ *   joining → recording → finalizing → done
+ *      ↑          │ page or browser crashed: rejoin as a new member, new files of the same recording
+ *      └──────────┘
+ *   any state → failed (could not join after retries)
+ *
+ * It ends when the recorder is removed from the MLS group (a revocation: it finalizes at once), when the
+ * room has had no participant for a while, or when told to stop (SIGTERM: finish; SIGINT: abort).
+ */
+
+export type CallRecorderState = 'joining' | 'recording' | 'finalizing' | 'done' | 'failed';
+
+export interface RecordCallJob {
+  recordingId: string;
+  roomId: string;
+  /** The SFU's id for the room. */
+  sfuRoom: number;
+}
+
+export interface CallRecorderEnvironment {
+  browser: RecorderBrowser;
+  frameSink: FrameSinkServer;
+  /** URL of the bundled recorder page (http://127.0.0.1:…/recorder/index.html). */
+  pageUrl: string;
+  keyServiceUrl: string;
+  sfuUrl: string;
+  credentials: RecorderCredentialSource;
+  spoolDir: string;
+  /** Restarts allowed after crashes before the recording fails. */
+  maxRestarts?: number;
+  /** How long the room may have no participant before the recording ends. */
+  emptyRoomGraceMs?: number;
+  joinTimeoutMs?: number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export class CallRecorderError extends Error {
+  constructor(
+    readonly code: 'join-failed' | 'too-many-restarts',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CallRecorderError';
+  }
+}
+
+type SessionEnd = 'removed' | 'crashed' | 'stopped' | 'room-empty';
+
+export class CallRecorder {
+  state: CallRecorderState = 'joining';
+  readonly recording: CallRecording;
+  private stopRequested: RecordingEndReason | undefined;
+  private endSession: ((end: SessionEnd) => void) | undefined;
+  private currentPage: Page | undefined;
+  private readonly stateListeners = new Set<(state: CallRecorderState) => void>();
+  readonly joinTimesMs: number[] = [];
+
+  constructor(
+    readonly job: RecordCallJob,
+    private readonly env: CallRecorderEnvironment,
+  ) {
+    this.recording = new CallRecording(env.spoolDir, job.recordingId, job.roomId, `rec-${job.recordingId}`);
+  }
+
+  onState(listener: (state: CallRecorderState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  private setState(state: CallRecorderState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.env.log?.('recorder state', { recordingId: this.job.recordingId, state });
+    this.stateListeners.forEach((listener) => listener(state));
+  }
+
+  /** Finish: stop receiving, finalize the files. */
+  stop(reason: RecordingEndReason = 'stopped'): void {
+    this.stopRequested ??= reason;
+    this.endSession?.('stopped');
+  }
+
+  /** Abort: kill the writers at once (files keep what was flushed), then end. */
+  abort(): void {
+    this.stopRequested = 'aborted';
+    this.recording.abort();
+    this.endSession?.('stopped');
+  }
+
+  async run(): Promise<RecordingTrackManifest> {
+    await this.recording.prepare();
+    const maxRestarts = this.env.maxRestarts ?? 5;
+    let restarts = 0;
+    let endReason: RecordingEndReason = 'stopped';
+    const unsubscribeCrash = this.env.browser.onCrash(() => this.endSession?.('crashed'));
+    try {
+      for (let session = 1; ; session++) {
+        let end: SessionEnd;
+        try {
+          end = await this.runSession(session);
+        } catch (error) {
+          if (this.stopRequested) break;
+          restarts++;
+          this.env.log?.('recorder session failed', { recordingId: this.job.recordingId, session, error: (error as Error).message });
+          if (restarts > maxRestarts) {
+            this.setState('failed');
+            await this.recording.finalize('failed');
+            throw new CallRecorderError('too-many-restarts', `recording ${this.job.recordingId} could not rejoin after ${maxRestarts} restarts`, { cause: error });
+          }
+          continue;
+        }
+        if (end === 'removed') {
+          endReason = 'removed-from-group';
+          break;
+        }
+        if (end === 'room-empty') {
+          endReason = 'room-empty';
+          break;
+        }
+        if (end === 'stopped' || this.stopRequested) {
+          endReason = this.stopRequested ?? 'stopped';
+          break;
+        }
+        restarts++;
+        if (restarts > maxRestarts) {
+          this.setState('failed');
+          await this.recording.finalize('failed');
+          throw new CallRecorderError('too-many-restarts', `recording ${this.job.recordingId} crashed ${restarts} times`);
+        }
+        this.setState('joining');
+      }
+    } finally {
+      unsubscribeCrash();
+    }
+    this.setState('finalizing');
+    const manifest = await this.recording.finalize(endReason);
+    this.setState('done');
+    return manifest;
+  }
+
+  private async runSession(session: number): Promise<SessionEnd> {
+    this.setState('joining');
+    let resolveEnd!: (end: SessionEnd) => void;
+    const ended = new Promise<SessionEnd>((resolve) => (resolveEnd = resolve));
+    let done = false;
+    this.endSession = (end) => {
+      if (!done) {
+        done = true;
+        resolveEnd(end);
+      }
+    };
+    if (this.stopRequested) return 'stopped';
+    const emptyRoomGraceMs = this.env.emptyRoomGraceMs ?? 15_000;
+    let emptyTimer: NodeJS.Timeout | undefined;
+    const onControl = (message: PageControlMessage) => {
+      if (message.type === 'removed') this.endSession?.('removed');
+      if (message.type === 'roster') {
+        const participants = message.members.filter((m) => m.kind === 'participant').length;
+        clearTimeout(emptyTimer);
+        emptyTimer = participants === 0 ? setTimeout(() => this.endSession?.('room-empty'), emptyRoomGraceMs) : undefined;
+      }
+    };
+    const callSecret = randomBytes(24).toString('base64url');
+    const unregister = this.env.frameSink.register(callSecret, (connection) =>
+      this.recording.sessionHandler(session, connection, { onControl, onClose: () => this.endSession?.('crashed') }),
+    );
+    const browser = await this.env.browser.get();
+    const context = await browser.createBrowserContext();
+    let endedBy: SessionEnd = 'crashed';
+    try {
+      const page = await context.newPage();
+      this.currentPage = page;
+      page.once('error', () => this.endSession?.('crashed'));
+      page.once('close', () => this.endSession?.('crashed'));
+      page.on('pageerror', (error) => this.env.log?.('recorder page error', { recordingId: this.job.recordingId, session, error: (error as Error).name }));
+      await page.goto(this.env.pageUrl);
+      const recorderId = `${this.recording.recorderId}-${session}`;
+      const { token } = await this.env.credentials.obtain({ roomId: this.job.roomId, recorderId });
+      const config: RecorderConfig = {
+        keyServiceUrl: this.env.keyServiceUrl,
+        sfuUrl: this.env.sfuUrl,
+        sfuRoom: this.job.sfuRoom,
+        token,
+        recorderId,
+        frameSinkUrl: this.env.frameSink.url,
+        callSecret,
+      };
+      const startedAt = Date.now();
+      const joinTimeoutMs = this.env.joinTimeoutMs ?? 20_000;
+      let joinTimer: NodeJS.Timeout | undefined;
+      const joined = await Promise.race([
+        page.evaluate((c) => window.chaperoneRecorder.start(c), config),
+        ended.then((end) => {
+          throw new Error(`session ended while joining: ${end}`);
+        }),
+        new Promise<never>((_, reject) => {
+          joinTimer = setTimeout(() => reject(new CallRecorderError('join-failed', `did not join within ${joinTimeoutMs} ms`)), joinTimeoutMs);
+        }),
+      ]).finally(() => clearTimeout(joinTimer));
+      const joinMs = Date.now() - startedAt;
+      this.joinTimesMs.push(joinMs);
+      this.recording.sessionJoined(session, Date.now(), joinMs);
+      this.env.log?.('recorder joined', { recordingId: this.job.recordingId, session, epoch: joined.epoch, joinMs });
+      this.setState('recording');
+      endedBy = await ended;
+      return endedBy;
+    } finally {
+      done = true;
+      clearTimeout(emptyTimer);
+      this.currentPage = undefined;
+      unregister();
+      // Closing the context drops the page's key-service connection: the service proposes our removal.
+      await context.close().catch(() => undefined);
+      await this.recording.endSession(session, endedBy);
+    }
+  }
+
+  /** The recorder page of the current session (tests use it to crash the page). */
+  page(): Page | undefined {
+    return this.currentPage;
+  }
+}

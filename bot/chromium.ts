@@ -1,0 +1,48 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import puppeteer, { type Browser } from 'puppeteer-core';
+
+/**
+ * Debian's Chromium through puppeteer-core, with one explicit flag list (harness.md): headless, no
+ * background networking (nothing to reach, and no stray connections), no GPU, a fresh profile per launch.
+ * Used by the recorder and, with a fake camera and microphone, by synthetic participants.
+ */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export const CHROMIUM_FLAGS: readonly string[] = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+  '--autoplay-policy=no-user-gesture-required',
+  // A hidden page must keep receiving and transforming media at full rate.
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+
+export interface LaunchedChromium {
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+export async function launchChromium(extraFlags: string[] = []): Promise<LaunchedChromium> {
+  const userDataDir = await mkdtemp(join(tmpdir(), 'chaperone-chromium-'));
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [...CHROMIUM_FLAGS, `--user-data-dir=${userDataDir}`, ...extraFlags],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close().catch(() => undefined);
+      await rm(userDataDir, { recursive: true, force: true });
+    },
+  };
+}

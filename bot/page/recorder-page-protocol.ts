@@ -1,0 +1,38 @@
+import type { PageControlMessage } from '../wire/control-message.js';
+
+/**
+ * Page ↔ recorder worker messages, one union. The page owns MLS and the SFU; the worker owns SFrame and
+ * the frame socket to the recorder process (so control messages and frames share one ordered channel).
+ */
+export type RecorderPageToWorker =
+  | { type: 'connect'; frameSinkUrl: string; callSecret: string }
+  | { type: 'epoch'; epoch: bigint; ownLeafIndex: number; epochSecret: Uint8Array; rosterLeafIndices: number[] }
+  | { type: 'removed' }
+  /** Forwarded to the recorder process as is. */
+  | { type: 'control'; message: PageControlMessage };
+
+export type RecorderWorkerToPage =
+  | { type: 'sink-open' }
+  | { type: 'sink-closed' }
+  | { type: 'stats'; streams: Record<number, { frames: number; forwarded: number; failures: Record<string, number> }> };
+
+/** Options of each receive transform (RTCRtpScriptTransform). */
+export interface RecorderTransformOptions {
+  streamNumber: number;
+  kind: 'audio' | 'video';
+}
+
+export interface RecorderConfig {
+  keyServiceUrl: string;
+  sfuUrl: string;
+  sfuRoom: number;
+  token: string;
+  recorderId: string;
+  frameSinkUrl: string;
+  callSecret: string;
+  workerUrl?: string;
+}
+
+export interface RecorderPageApi {
+  start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIndex: number }>;
+}

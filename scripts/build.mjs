@@ -17,6 +17,7 @@ await Promise.all([
   build({ ...browser, entryPoints: ['bot/page/recorder-page.ts'], outfile: `${web}/recorder/recorder-page.js` }),
   build({ ...browser, entryPoints: ['bot/page/recorder-worker.ts'], outfile: `${web}/recorder/recorder-worker.js` }),
   build({ ...node, entryPoints: ['demo/two-party-call.ts'], outfile: 'dist/node/demo.mjs' }),
+  build({ ...node, entryPoints: ['bot/main.ts'], outfile: 'dist/node/recorder.mjs' }),
 ]);
 // Bundled Node entries resolve db/migrations next to themselves (db/migrate.ts uses import.meta.url).
 await cp('db/migrations', 'dist/node/migrations', { recursive: true });

@@ -15,7 +15,7 @@
 // floor, raw, ours, ...), each figure is a median over rounds, and each ratio is the median of the ratios
 // within the same group of adjacent rounds: a load spike skews one group, not the result.
 
-import { AES_128_GCM_SHA256_128, SFrameReceiver, SFrameSender } from '../../e2ee/sframe/index.js';
+import { AES_128_GCM_SHA256_128, SFrameReceiver, SFrameSender, type Result } from '../../e2ee/sframe/index.js';
 
 export type Operation = 'encrypt' | 'decrypt';
 
@@ -63,6 +63,8 @@ interface Contender {
   /** Untimed preparation before each of this contender's rounds (e.g. a fresh receiver). */
   prepare?: () => Promise<void>;
   op: Op;
+  /** Untimed check after each round, so checking results adds no promise layer to the timed ops. */
+  verify?: () => Promise<void>;
 }
 
 /** Runs `count` operations keeping `depth` in flight. */
@@ -101,6 +103,7 @@ async function compare(size: number, options: MeasureOptions, ours: Contender, r
     const start = performance.now();
     await pipelined(roundOps, options.depth, contender.op);
     const seconds = (performance.now() - start) / 1000;
+    await contender.verify?.();
     return (roundOps * size) / MIB / seconds;
   };
   for (let i = 0; i < 2; i++) for (const contender of [ours, raw, floor]) await runRound(contender); // warm-up
@@ -140,14 +143,17 @@ export async function measureSFrame(options: MeasureOptions): Promise<CaseResult
     // encrypt
     const sender = new SFrameSender(AES_128_GCM_SHA256_128);
     await sender.setKey(KID, baseKey);
+    // Ours' results are checked after each round (every frame must succeed, or the figures are void).
+    const outcomes: Promise<Result<unknown>>[] = new Array(roundOps);
+    const verifyOutcomes = async (what: string) => {
+      for (const outcome of await Promise.all(outcomes)) if (!outcome.ok) throw new Error(`${what} failed: ${outcome.error.code}`);
+    };
     const encrypt = await compare(
       size,
       options,
       {
-        op: async () => {
-          const sealed = await sender.encrypt(payload);
-          if (!sealed.ok) throw new Error(`encrypt failed: ${sealed.error.code}`);
-        },
+        op: (i) => (outcomes[i] = sender.encrypt(payload)),
+        verify: () => verifyOutcomes('encrypt'),
       },
       { op: () => subtle.encrypt({ name: 'AES-GCM', iv: freshIv() }, rawKey, payload) },
       {
@@ -201,10 +207,8 @@ export async function measureSFrame(options: MeasureOptions): Promise<CaseResult
           const added = await receiver.addKey(KID, baseKey);
           if (!added.ok) throw new Error(`addKey failed: ${added.error.code}`);
         },
-        op: async (i) => {
-          const opened = await receiver.decrypt(frames[i]!);
-          if (!opened.ok) throw new Error(`decrypt failed: ${opened.error.code}`);
-        },
+        op: (i) => (outcomes[i] = receiver.decrypt(frames[i]!)),
+        verify: () => verifyOutcomes('decrypt'),
       },
       // Every contender builds a new 12-byte IV per call, as encrypt does (a decryptor forms each nonce).
       { op: (i) => subtle.decrypt({ name: 'AES-GCM', iv: rawSealed[i]!.iv.slice() }, rawKey, rawSealed[i]!.data) },

@@ -122,6 +122,17 @@ describe('SFrameReceiver', () => {
     expect(codeOf(await receiver.decrypt(expectOk(await first.encrypt(payload))))).toBe('ok');
   });
 
+  test('removing a key and adding the same key again keeps its replay window', async () => {
+    const sender = await senderFor(1n, baseKey(1));
+    const receiver = await receiverWith(1n, baseKey(1));
+    const frame = expectOk(await sender.encrypt(payload));
+    expect(codeOf(await receiver.decrypt(frame))).toBe('ok');
+    receiver.removeKey(1n);
+    expectOk(await receiver.addKey(1n, baseKey(1)));
+    expect(codeOf(await receiver.decrypt(frame))).toBe('replayed');
+    expect(codeOf(await receiver.decrypt(expectOk(await sender.encrypt(payload))))).toBe('ok');
+  });
+
   test('new key material for a KID starts a fresh window (MLS epoch bits wrapping, RFC 9605 §5.2)', async () => {
     const receiver = await receiverWith(1n, baseKey(1));
     const oldSender = await senderFor(1n, baseKey(1));

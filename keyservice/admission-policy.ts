@@ -2,9 +2,10 @@ import type { MemberKind } from '../e2ee/mls/index.js';
 import type { PlatformRole } from './tokens.js';
 
 /**
- * The hook the delivery service calls before it proposes a joiner's Add. Issue 4 (consent) builds on
- * it: a joiner without consent makes the policy ask for Remove(recorder) first (`alsoRemove`), and a
- * recorder is admitted only when every human member consented. Here only the shape, and "admit all".
+ * The hook the delivery service calls before it proposes a joiner's Add. The recording gate
+ * (recording-gate.ts) implements it: a human joiner makes it remove the recorder first (`alsoRemove`),
+ * and a recorder is admitted only when every human member consented. `admitEveryone` admits
+ * participants and refuses every recorder (no gate, no recording).
  */
 export interface RoomView {
   roomId: string;
@@ -16,6 +17,8 @@ export interface JoinerView {
   id: string;
   kind: MemberKind;
   role: PlatformRole;
+  /** Base64 of the joiner's leaf signature public key. */
+  signatureKey: string;
 }
 
 export type AdmissionDecision =
@@ -27,5 +30,5 @@ export interface AdmissionPolicy {
 }
 
 export const admitEveryone: AdmissionPolicy = {
-  beforeAdmit: () => ({ admit: true }),
+  beforeAdmit: (_room, joiner) => (joiner.kind === 'recorder' ? { admit: false, reason: 'recording is not configured' } : { admit: true }),
 };

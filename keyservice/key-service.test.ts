@@ -153,13 +153,13 @@ describe('key service: MLS delivery service', () => {
     expect(last(a).epoch).toBe(0n);
     const b = await joinMember(room, bob, { role: 'clinician' });
     const c = await joinMember(room, carol);
-    const r = await joinMember(room, recorder);
+    const r = await joinMember(room, dave);
     await expectAgreement(room, [a, b, c, r]);
     expect(last(a).roster).toEqual([
       { leafIndex: 0, ...alice },
       { leafIndex: 1, ...bob },
       { leafIndex: 2, ...carol },
-      { leafIndex: 3, ...recorder },
+      { leafIndex: 3, ...dave },
     ]);
     expect(last(a).sframeEpochSecret).toHaveLength(16);
     for (const m of [a, b, c, r]) expect(m.errors).toEqual([]);
@@ -169,13 +169,13 @@ describe('key service: MLS delivery service', () => {
     const room = newRoom();
     const a = await joinMember(room, alice);
     const b = await joinMember(room, bob);
-    const r = await joinMember(room, recorder);
+    const r = await joinMember(room, dave);
     await expectAgreement(room, [a, b, r]);
     const recorderLastKey = last(r).sframeEpochSecret;
     const recorderEpochs = r.epochs.length;
 
     r.member.close();
-    await until(() => service.room(room)!.members.length === 2 && service.room(room)!.healed, 'the recorder removed and the group healed');
+    await until(() => service.room(room)!.members.length === 2 && service.room(room)!.healed, 'dave removed and the group healed');
     await expectAgreement(room, [a, b]);
     expect(last(a).roster.map((e) => e.id)).toEqual([alice.id, bob.id]);
     expect(last(a).sframeEpochSecret).not.toEqual(recorderLastKey);
@@ -212,13 +212,15 @@ describe('key service: MLS delivery service', () => {
     expect(service.room(room)).toBeUndefined();
   });
 
-  it('refuses a recorder credential presented with a participant token', async () => {
+  it('refuses a recorder credential presented with a participant token, and a self-made one with a recorder token', async () => {
     const room = newRoom();
     const transport = await connectDeliveryTransport(service.wsUrl);
     open.push(transport);
     const member = new CallMember({ identity: recorder, transport });
     const failure = member.start(await token(room, recorder.id, 'patient'));
     await expect(failure).rejects.toMatchObject({ name: 'CallMemberError', code: 'server-error', serverCode: 'kind-mismatch' });
+    const selfMade = new CallMember({ identity: recorder, transport: await connectDeliveryTransport(service.wsUrl) });
+    await expect(selfMade.start(await token(room, recorder.id, 'recorder'))).rejects.toMatchObject({ serverCode: 'invalid-key-package' });
   });
 
   it('answers bad input with typed errors and keeps serving other rooms', async () => {

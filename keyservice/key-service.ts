@@ -1,31 +1,56 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type pg from 'pg';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
   KeyPackageValidator,
   MAX_FRAME_CHARS,
   decodeClientMessage,
   encodeServerMessage,
+  isIssuedRecorder,
   parseKeyPackage,
+  recorderCredentialProblem,
   type ClientMessage,
   type CredentialValidator,
   type DeliveryErrorCode,
+  type ExternalSenderInfo,
   type ReceivedKeyPackage,
   type ServerMessage,
 } from '../e2ee/mls/index.js';
 import { admitEveryone, type AdmissionPolicy } from './admission-policy.js';
+import { noAudit, postgresAuditSink, type AuditSink } from './audit-sink.js';
 import type { ExternalSenderSigner } from './external-sender.js';
+import { buildHttpApi } from './http-api.js';
 import { silentLogger, type Logger } from './logger.js';
+import type { RecorderDispatcher } from './recorder-dispatcher.js';
+import { RecordingGate } from './recording-gate.js';
 import { CLOSE_POLICY, Room, type ClientLink, type Principal, type RoomSnapshot } from './room.js';
-import { TokenError, type TokenVerifier, type VerifiedToken } from './tokens.js';
+import type { SfuModeration } from './sfu-moderation.js';
+import { CALL_ROLES, TokenError, type TokenVerifier, type VerifiedToken } from './tokens.js';
 
 /**
- * The key service's first slice: the MLS delivery service over WebSocket (e2ee/mls/delivery-protocol.ts)
- * on a Node http server. One Room per call (room id from the verified token). Bad input — malformed
- * JSON, unknown types, garbage base64 or MLS bytes, wrong tokens — gets a typed error message, and the
- * connection is closed where the protocol cannot go on; the service and the other rooms carry on (I9).
+ * The key service: the MLS delivery service over WebSocket (e2ee/mls/delivery-protocol.ts) and the HTTP
+ * API (http-api.ts) on one Fastify server. One Room per call (room id from the verified token, or for a
+ * recorder from the credential the service issued it). With `recording` configured, the recording gate
+ * (recording-gate.ts) decides every admission from the room's policy and the consent ledger. Bad input —
+ * malformed JSON, unknown types, garbage base64 or MLS bytes, wrong tokens — gets a typed error message,
+ * and the connection is closed where the protocol cannot go on; the service and the other rooms carry on
+ * (I9).
  */
+
+export interface RecordingOptions {
+  /** PostgreSQL (migrated: db/migrate.ts): policies, the consent ledger, the audit log. */
+  pool: pg.Pool;
+  dispatcher: RecorderDispatcher;
+  /** The SFU's numeric room for a room id (record job data); undefined: no recording in that room. */
+  sfuRoomFor: (roomId: string) => number | undefined;
+  /** Drops a recorder at the SFU when members do not commit its removal in time. */
+  sfu?: SfuModeration;
+  /** Default RECORDER_REMOVAL_TIMEOUT_MS. */
+  removalTimeoutMs?: number;
+  /** Default RECORDER_CREDENTIAL_TTL_SEC. */
+  credentialTtlSec?: number;
+}
 
 export interface KeyServiceOptions {
   host: string;
@@ -38,10 +63,17 @@ export interface KeyServiceOptions {
   commitTimeoutMs?: number;
   /** How long a new connection has to authenticate. Default 10000. */
   helloTimeoutMs?: number;
-  /** Called before each joiner's Add is proposed (issue 4: consent). Default: admit everyone. */
+  /**
+   * Called before each joiner's Add is proposed. Default: the recording gate when `recording` is set,
+   * otherwise admit participants and refuse every recorder.
+   */
   policy?: AdmissionPolicy;
   /** Credential checks applied to KeyPackages, the same as members apply. */
   credentialValidator?: CredentialValidator;
+  /** Recording policy, consent and recorder membership (issue 4). Absent: no recording. */
+  recording?: RecordingOptions;
+  /** The URLs recorders are told to use (job data), when they differ from the listening address. */
+  publicUrls?: { http: string; ws: string };
 }
 
 export interface KeyService {
@@ -49,8 +81,14 @@ export interface KeyService {
   url: string;
   /** ws://host:port/mls — the delivery endpoint. */
   wsUrl: string;
-  /** The roster and state of a room, for operators, tests and issue 4's consent gating. */
+  /** The roster and state of a room, for operators and tests. */
   room(roomId: string): RoomSnapshot | undefined;
+  /** Proposes the removal of the member with this id (e.g. an operator ends a recorder's membership). */
+  removeMember(roomId: string, memberId: string): boolean;
+  /** The recording gate, when recording is configured. */
+  readonly gate: RecordingGate | undefined;
+  /** Resolves once every audit event recorded so far is written. */
+  flushAudit(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -64,8 +102,26 @@ export async function startKeyService(options: KeyServiceOptions): Promise<KeySe
   const logger = options.logger ?? silentLogger;
   const commitTimeoutMs = options.commitTimeoutMs ?? 3000;
   const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
-  const policy = options.policy ?? admitEveryone;
-  const validator = new KeyPackageValidator(options.credentialValidator);
+  const externalSenderInfo: ExternalSenderInfo = { signaturePublicKey: options.externalSender.signaturePublicKey, identity: options.externalSender.identity };
+  const audit: AuditSink = options.recording === undefined ? noAudit : postgresAuditSink(options.recording.pool, logger);
+  let endpoints: { http: string; ws: string } = { http: '', ws: '' };
+  const gate =
+    options.recording === undefined
+      ? undefined
+      : new RecordingGate({
+          pool: options.recording.pool,
+          dispatcher: options.recording.dispatcher,
+          signer: options.externalSender,
+          audit,
+          logger,
+          sfuRoomFor: options.recording.sfuRoomFor,
+          endpoints: () => options.publicUrls ?? endpoints,
+          ...(options.recording.sfu === undefined ? {} : { sfu: options.recording.sfu }),
+          ...(options.recording.removalTimeoutMs === undefined ? {} : { removalTimeoutMs: options.recording.removalTimeoutMs }),
+          ...(options.recording.credentialTtlSec === undefined ? {} : { credentialTtlSec: options.recording.credentialTtlSec }),
+        });
+  const policy = options.policy ?? gate ?? admitEveryone;
+  const validator = new KeyPackageValidator(options.credentialValidator, externalSenderInfo);
   const rooms = new Map<string, Room>();
   const connections = new Set<Connection>();
 
@@ -78,23 +134,29 @@ export async function startKeyService(options: KeyServiceOptions): Promise<KeySe
         policy,
         logger,
         commitTimeoutMs,
+        ...(gate === undefined ? {} : { observer: gate }),
         onEmpty: () => {
-          if (rooms.get(roomId) === created) rooms.delete(roomId);
+          if (rooms.get(roomId) === created) {
+            rooms.delete(roomId);
+            void gate?.detach(roomId);
+          }
         },
       });
       room = created;
       rooms.set(roomId, room);
+      gate?.attach(room);
     }
     return room;
   };
 
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    if (request.method === 'GET' && request.url === '/healthz') {
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-      return;
-    }
-    response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not-found"}');
+  const app = await buildHttpApi({
+    tokens: options.tokens,
+    logger,
+    externalSender: externalSenderInfo,
+    deliveryUrl: () => (options.publicUrls ?? endpoints).ws,
+    ...(options.recording === undefined || gate === undefined ? {} : { recording: { gate, pool: options.recording.pool } }),
   });
+  const server = app.server;
   const wss = new WebSocketServer({ server, path: DELIVERY_PATH, maxPayload: MAX_FRAME_CHARS * 4 });
 
   wss.on('connection', (socket: WebSocket) => {
@@ -103,38 +165,49 @@ export async function startKeyService(options: KeyServiceOptions): Promise<KeySe
       helloTimeoutMs,
       tokens: options.tokens,
       externalSender: options.externalSender,
+      externalSenderInfo,
       validator,
       roomFor,
+      gate,
+      audit,
       onClosed: () => connections.delete(connection),
     });
     connections.add(connection);
   });
   wss.on('error', (error) => logger.error({ err: error.name }, 'websocket server error'));
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await app.listen({ host: options.host, port: options.port });
   const address = server.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  endpoints = { http: `http://${hostForUrl}:${address.port}`, ws: `ws://${hostForUrl}:${address.port}${DELIVERY_PATH}` };
   logger.info({ host: address.address, port: address.port }, 'key service listening');
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${hostForUrl}:${address.port}`,
-    wsUrl: `ws://${hostForUrl}:${address.port}${DELIVERY_PATH}`,
+    url: endpoints.http,
+    wsUrl: endpoints.ws,
+    gate,
     room: (roomId) => rooms.get(roomId)?.snapshot(),
+    removeMember(roomId, memberId) {
+      const room = rooms.get(roomId);
+      const member = room?.memberViews().find((m) => m.id === memberId);
+      if (room === undefined || member === undefined) return false;
+      void room.run(async () => {
+        await room.expel(member.leafIndex, 'operator');
+      });
+      return true;
+    },
+    flushAudit: () => audit.flush(),
     close() {
       closing ??= (async () => {
         for (const connection of connections) connection.shutdown();
+        await gate?.close();
         for (const room of rooms.values()) room.close();
         rooms.clear();
         await new Promise<void>((resolve) => wss.close(() => resolve()));
-        await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
+        await app.close();
+        await audit.flush();
         logger.info({}, 'key service closed');
       })();
       return closing;
@@ -162,10 +235,22 @@ interface ConnectionDeps {
   helloTimeoutMs: number;
   tokens: TokenVerifier;
   externalSender: ExternalSenderSigner;
+  externalSenderInfo: ExternalSenderInfo;
   validator: KeyPackageValidator;
   roomFor: (roomId: string) => Room;
+  gate: RecordingGate | undefined;
+  audit: AuditSink;
   onClosed: () => void;
 }
+
+/** Refusals of a connection that are membership decisions, and so audited. */
+const AUDITED_REFUSALS: ReadonlySet<DeliveryErrorCode> = new Set([
+  'identity-mismatch',
+  'kind-mismatch',
+  'invalid-key-package',
+  'role-not-allowed',
+  'invalid-token',
+]);
 
 /**
  * One client connection: authenticate (hello), accept one KeyPackage, then relay the member's MLS
@@ -174,7 +259,7 @@ interface ConnectionDeps {
 class Connection implements ClientLink {
   readonly connectionId = randomUUID();
   private phase: 'awaiting-hello' | 'authenticating' | 'awaiting-key-package' | 'validating' | 'in-room' | 'closed' = 'awaiting-hello';
-  private principal: (Principal & { room: string }) | undefined;
+  private principal: (Principal & { room: string | undefined }) | undefined;
   private room: Room | undefined;
   private queue: Promise<void> = Promise.resolve();
   private readonly helloTimer: NodeJS.Timeout;
@@ -219,10 +304,19 @@ class Connection implements ClientLink {
     this.close(CLOSE_GOING_AWAY, 'service-closing');
   }
 
-  private fail(code: DeliveryErrorCode, message: string, closeCode: number): void {
+  private fail(code: DeliveryErrorCode, message: string, closeCode: number, roomId = this.principal?.room): void {
     this.send({ type: 'error', code, message, fatal: true });
     this.close(closeCode, code);
-    this.deps.logger.info({ connectionId: this.connectionId, roomId: this.principal?.room, code }, 'connection refused');
+    this.deps.logger.info({ connectionId: this.connectionId, roomId, code }, 'connection refused');
+    if (AUDITED_REFUSALS.has(code)) {
+      this.deps.audit.record({
+        event: this.principal?.role === 'recorder' ? 'recorder.refused' : 'member.refused',
+        outcome: 'refused',
+        ...(roomId === undefined ? {} : { roomId }),
+        ...(this.principal === undefined ? {} : { subjectId: this.principal.subject, actor: { role: this.principal.role, id: this.principal.subject } }),
+        details: { reason: code },
+      });
+    }
   }
 
   private async onFrame(data: RawData, isBinary: boolean): Promise<void> {
@@ -254,6 +348,20 @@ class Connection implements ClientLink {
         return this.inRoom((room) => room.commit(this, message.epoch, message.commit, message.welcome));
       case 'leave':
         return this.inRoom((room) => room.leave(this));
+      case 'consent':
+        return this.inRoom(async (room) => {
+          const gate = this.deps.gate;
+          if (gate === undefined) {
+            this.send({ type: 'consent-refused', reason: 'no-policy' });
+            return;
+          }
+          const outcome = await gate.submitConsent(room, { statement: message.statement, signature: message.signature, from: { link: this }, via: 'delivery' });
+          this.send(outcome.ok ? { type: 'consent-recorded', policyVersion: outcome.policyVersion, decision: outcome.decision } : { type: 'consent-refused', reason: outcome.reason });
+        });
+      case 'refusal':
+        return this.inRoom(async (room) => {
+          this.deps.gate?.clientRefusal(room, this.principal!.subject, message.what, message.code);
+        });
     }
   }
 
@@ -269,6 +377,8 @@ class Connection implements ClientLink {
     if (this.phase !== 'authenticating') return;
     clearTimeout(this.helloTimer);
     this.principal = { subject: verified.subject, role: verified.role, room: verified.room };
+    if (!CALL_ROLES.includes(verified.role)) return this.fail('role-not-allowed', `the ${verified.role} role does not join calls`, CLOSE_POLICY);
+    if (verified.room === undefined && verified.role !== 'recorder') return this.fail('invalid-token', 'the token must name the room of the call', CLOSE_POLICY);
     this.phase = 'awaiting-key-package';
     const sender = this.deps.externalSender;
     this.send({ type: 'hello-ok', externalSender: { signaturePublicKey: sender.signaturePublicKey, identity: sender.identity } });
@@ -292,13 +402,27 @@ class Connection implements ClientLink {
     if (keyPackage.identity.kind !== expectedKind) {
       return this.fail('kind-mismatch', `a ${principal.role} token requires a ${expectedKind} credential`, CLOSE_POLICY);
     }
+    let roomId = principal.room;
+    if (expectedKind === 'recorder') {
+      // Flow 5: a recorder holds a credential this service issued, for one room and group, bound to its
+      // key. Its room is the credential's (a recorder service token is not scoped to a room).
+      const identity = keyPackage.identity;
+      if (!isIssuedRecorder(identity)) return this.fail('invalid-key-package', 'a recorder needs a credential issued by the key service', CLOSE_POLICY);
+      const problem = await recorderCredentialProblem(identity, keyPackage.signaturePublicKey, {
+        keyService: this.deps.externalSenderInfo,
+        ...(principal.room === undefined ? {} : { room: principal.room }),
+        nowSec: Math.floor(Date.now() / 1000),
+      });
+      if (problem !== undefined) return this.fail('invalid-key-package', problem, CLOSE_POLICY, identity.issuance.room);
+      roomId = identity.issuance.room;
+    }
     try {
       await this.deps.validator.validate(keyPackage);
     } catch {
       return this.fail('invalid-key-package', 'the KeyPackage did not validate', CLOSE_POLICY);
     }
-    if (this.phase !== 'validating') return; // closed meanwhile
-    const room = this.deps.roomFor(principal.room);
+    if (this.phase !== 'validating' || roomId === undefined) return; // closed meanwhile
+    const room = this.deps.roomFor(roomId);
     this.room = room;
     this.phase = 'in-room';
     await room.run(() => room.admit(this, principal, keyPackage));

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   createExternalProposal,
+  encodeIdentity,
   inspectCommit,
   inspectWelcome,
   type CommitRejectReason,
@@ -37,6 +38,15 @@ import type { PlatformRole } from './tokens.js';
  * Healing (see e2ee/mls/mls-session.ts): after a path-less commit that covers a Remove, the epoch is
  * unhealed; the service then proposes nothing and asks for an empty commit, and refuses commits that
  * would admit a joiner without an UpdatePath.
+ *
+ * What a commit may cover: every commit request names the ProposalRefs it wants committed, and a commit
+ * covering anything else is rejected. That is how the recording gate (issue 4) withdraws a recorder's Add
+ * that a revocation overtook, and how a recorder's Remove goes first, alone, before any joiner is added
+ * (ARCHITECTURE.md flow 7). A commit whose UpdatePath changes the committer's credential or signature
+ * key is rejected too: nobody becomes (or stops being) a recorder except by the service's proposals.
+ *
+ * Observers (the recording gate) hear of every roster change inside the room's queue, and may act on
+ * the room through `expel` and `withdrawJoiner`, also run through the queue.
  */
 
 /** The service's handle on one client connection. */
@@ -64,9 +74,46 @@ interface Member {
   leafIndex: number;
   id: string;
   kind: MemberKind;
+  role: PlatformRole;
   signatureKey: string;
+  /** The canonical identity bytes of its credential (base64): a commit may not change them. */
+  credential: string;
   link: ClientLink | undefined;
   leaving: boolean;
+  /** Why the service itself removes this member (the recording gate), if it does. */
+  expelled: string | undefined;
+}
+
+/** What the room tells an observer (the recording gate); called inside the room's queue. */
+export interface RoomObserver {
+  /** The roster, the waiting joiners or the epoch changed (including the group being dissolved). */
+  changed(room: Room): void | Promise<void>;
+  /** A member's connection is now in the group: the observer may send it messages (the policy). */
+  memberReady(room: Room, link: ClientLink, member: { leafIndex: number; id: string; kind: MemberKind }): void | Promise<void>;
+  /** A commit was rejected or a connection refused: for the audit log. */
+  refused?(room: Room, what: { kind: 'commit' | 'connection'; code: string; memberId?: string }): void | Promise<void>;
+}
+
+/** A member as the recording gate sees it. */
+export interface RoomMemberView {
+  leafIndex: number;
+  id: string;
+  kind: MemberKind;
+  role: PlatformRole;
+  /** Base64 of the leaf signature public key: consent statements are verified against it. */
+  signatureKey: string;
+  connected: boolean;
+  leaving: boolean;
+  expelled: boolean;
+}
+
+export interface RoomJoinerView {
+  id: string;
+  kind: MemberKind;
+  role: PlatformRole;
+  signatureKey: string;
+  /** Its Add is proposed (not yet committed). */
+  proposed: boolean;
 }
 
 type PendingProposal = { kind: 'add'; joiner: Joiner } | { kind: 'remove'; leafIndex: number };
@@ -89,6 +136,7 @@ export interface RoomOptions {
   commitTimeoutMs: number;
   /** Called when the room holds nobody any more. */
   onEmpty: () => void;
+  observer?: RoomObserver;
 }
 
 /** Close codes (RFC 6455 §7.4): 1000 normal (removed from the group), 1008 policy violation. */
@@ -153,12 +201,113 @@ export class Room {
     return this.joiners.some((j) => b64(j.keyPackage.signaturePublicKey) === key);
   }
 
+  /** The group's id (empty before the first member created it). */
+  get currentGroupId(): Uint8Array {
+    return this.groupId.slice();
+  }
+
+  get currentEpoch(): bigint {
+    return this.epoch;
+  }
+
+  get isHealed(): boolean {
+    return this.healed;
+  }
+
+  get isActive(): boolean {
+    return this.phase === 'active';
+  }
+
+  memberViews(): RoomMemberView[] {
+    return [...this.members.values()]
+      .sort((a, b) => a.leafIndex - b.leafIndex)
+      .map((m) => ({
+        leafIndex: m.leafIndex,
+        id: m.id,
+        kind: m.kind,
+        role: m.role,
+        signatureKey: m.signatureKey,
+        connected: m.link !== undefined,
+        leaving: m.leaving,
+        expelled: m.expelled !== undefined,
+      }));
+  }
+
+  joinerViews(): RoomJoinerView[] {
+    const proposed = new Set([...this.proposals.values()].flatMap((p) => (p.kind === 'add' ? [p.joiner] : [])));
+    const all = this.creator === undefined ? this.joiners : [this.creator, ...this.joiners];
+    return all.map((j) => ({ id: j.id, kind: j.kind, role: j.role, signatureKey: b64(j.keyPackage.signaturePublicKey), proposed: proposed.has(j) }));
+  }
+
+  /** The connection of a member, to send it messages (the gate's policy notices). */
+  linkOf(leafIndex: number): ClientLink | undefined {
+    return this.members.get(leafIndex)?.link;
+  }
+
+  /** The member a connection belongs to. */
+  memberOf(link: ClientLink): RoomMemberView | undefined {
+    const member = this.memberByLink(link);
+    return member === undefined ? undefined : this.memberViews().find((m) => m.leafIndex === member.leafIndex);
+  }
+
+  /** Sends a message to every connected member. */
+  broadcast(message: ServerMessage): void {
+    for (const member of this.members.values()) member.link?.send(message);
+  }
+
+  // ---- commands of the recording gate (run them through `run`) ---------------------------------------
+
+  /** Proposes the removal of a member at once (the recorder, when consent no longer holds). */
+  async expel(leafIndex: number, reason: string): Promise<boolean> {
+    const member = this.members.get(leafIndex);
+    if (member === undefined || this.phase !== 'active') return false;
+    if (member.expelled === undefined) {
+      member.expelled = reason;
+      this.options.logger.info({ roomId: this.roomId, leafIndex, reason }, 'member expelled');
+    }
+    await this.scheduleWork();
+    return true;
+  }
+
+  /**
+   * Withdraws waiting joiners (a recorder whose authorization ended before its Add was committed): their
+   * Add proposals, if made, are withdrawn — the next commit request leaves them out, and a commit still
+   * covering one is rejected — and their connections are refused.
+   */
+  async withdrawJoiners(which: (joiner: RoomJoinerView) => boolean, code: DeliveryErrorCode, message: string): Promise<number> {
+    const views = this.joinerViews();
+    const withdrawn = this.joiners.filter((_, i) => which(views[this.creator === undefined ? i : i + 1]!));
+    if (withdrawn.length === 0) return 0;
+    this.joiners = this.joiners.filter((j) => !withdrawn.includes(j));
+    let changedProposals = false;
+    for (const [ref, proposal] of this.proposals) {
+      if (proposal.kind === 'add' && withdrawn.includes(proposal.joiner)) {
+        this.proposals.delete(ref);
+        changedProposals = true;
+      }
+    }
+    for (const joiner of withdrawn) this.refuse(joiner.link, code, message);
+    if (changedProposals && this.commitRequest !== undefined) {
+      // Ask again with the new list; a commit made from the old request is rejected when it arrives.
+      const leafIndex = this.commitRequest.leafIndex;
+      this.clearCommitRequest();
+      this.triedCommitters.delete(leafIndex);
+    }
+    await this.scheduleWork();
+    return withdrawn.length;
+  }
+
   // ---- events --------------------------------------------------------------------------------------
 
   /** A connection presented a valid KeyPackage matching its token. */
   async admit(link: ClientLink, principal: Principal, keyPackage: ReceivedKeyPackage): Promise<void> {
     if (this.hasSignatureKey(b64(keyPackage.signaturePublicKey))) {
       this.refuse(link, 'duplicate-key', 'this signature key is already in the room');
+      return;
+    }
+    if (keyPackage.identity.kind === 'recorder' && this.phase !== 'active') {
+      // A recorder never starts a call: its credential names a group that must exist (flow 5).
+      this.refuse(link, 'refused-by-policy', 'a recorder can only join a call in progress');
       return;
     }
     const joiner: Joiner = { link, id: keyPackage.identity.id, kind: keyPackage.identity.kind, role: principal.role, keyPackage, admitted: false };
@@ -168,6 +317,7 @@ export class Room {
     }
     this.joiners.push(joiner);
     link.send({ type: 'awaiting-welcome' });
+    await this.options.observer?.changed(this);
     await this.scheduleWork();
   }
 
@@ -187,6 +337,8 @@ export class Room {
     this.healed = true;
     this.members.set(0, memberFrom(creator, 0));
     this.options.logger.info({ roomId: this.roomId, connectionId: link.connectionId, epoch: '0' }, 'group created');
+    await this.options.observer?.memberReady(this, link, { leafIndex: 0, id: creator.id, kind: creator.kind });
+    await this.options.observer?.changed(this);
     await this.scheduleWork();
   }
 
@@ -195,6 +347,12 @@ export class Room {
     const reject = (reason: CommitRejectReason) => {
       link.send({ type: 'commit-rejected', epoch: claimedEpoch, reason });
       this.options.logger.info({ roomId: this.roomId, connectionId: link.connectionId, reason }, 'commit rejected');
+      // The member asked to commit made a commit from an outdated request (a proposal was withdrawn
+      // meanwhile): ask it again with the current list, right after the rejection.
+      if (reason === 'unknown-proposal' && member !== undefined && this.commitRequest?.leafIndex === member.leafIndex && claimedEpoch === this.epoch) {
+        link.send({ type: 'commit-request', epoch: this.epoch, proposals: this.committableRefs() });
+      }
+      void this.options.observer?.refused?.(this, { kind: 'commit', code: reason, ...(member === undefined ? {} : { memberId: member.id }) });
     };
     if (this.phase !== 'active' || member === undefined) return reject('not-a-member');
     let summary: CommitSummary;
@@ -208,10 +366,17 @@ export class Room {
     if (summary.committerLeafIndex !== member.leafIndex) return reject('not-a-member');
     if (summary.inlineProposalTypes.length > 0) return reject('inline-proposal');
     if (new Set(summary.proposalRefs).size !== summary.proposalRefs.length) return reject('malformed-commit');
+    if (summary.pathLeaf !== undefined) {
+      const identity = summary.pathLeaf.credentialIdentity;
+      if (b64(summary.pathLeaf.signaturePublicKey) !== member.signatureKey || identity === undefined || b64(identity) !== member.credential) {
+        return reject('leaf-changed');
+      }
+    }
+    const committable = new Set(this.committableRefs());
     const covered: PendingProposal[] = [];
     for (const ref of summary.proposalRefs) {
       const proposal = this.proposals.get(ref);
-      if (proposal === undefined) return reject('unknown-proposal');
+      if (proposal === undefined || !committable.has(ref)) return reject('unknown-proposal');
       covered.push(proposal);
     }
     const removes = covered.filter((p): p is { kind: 'remove'; leafIndex: number } => p.kind === 'remove');
@@ -247,11 +412,13 @@ export class Room {
       this.members.delete(removal.leafIndex);
       if (removed?.link !== undefined) removed.link.close(CLOSE_NORMAL, 'removed from the group');
     }
+    const added: Array<{ link: ClientLink; leafIndex: number; id: string; kind: MemberKind }> = [];
     for (const add of adds) {
       const leafIndex = this.freeLeafIndex();
       this.members.set(leafIndex, memberFrom(add.joiner, leafIndex));
       this.joiners = this.joiners.filter((j) => j !== add.joiner);
       add.joiner.link.send({ type: 'welcome', welcome: welcomeBytes! });
+      added.push({ link: add.joiner.link, leafIndex, id: add.joiner.id, kind: add.joiner.kind });
     }
     this.epoch = epoch + 1n;
     this.healed = summary.hasPath || (this.healed && removes.length === 0);
@@ -261,6 +428,8 @@ export class Room {
       { roomId: this.roomId, epoch: this.epoch.toString(), committer: member.leafIndex, adds: adds.length, removes: removes.length, healed: this.healed },
       'commit accepted',
     );
+    for (const joined of added) await this.options.observer?.memberReady(this, joined.link, { leafIndex: joined.leafIndex, id: joined.id, kind: joined.kind });
+    await this.options.observer?.changed(this);
     await this.scheduleWork();
   }
 
@@ -288,6 +457,7 @@ export class Room {
     } else {
       this.joiners = this.joiners.filter((j) => j.link !== link);
     }
+    await this.options.observer?.changed(this);
     await this.scheduleWork();
   }
 
@@ -332,6 +502,7 @@ export class Room {
       const committers = this.eligibleCommitters();
       if (committers.length === 0) {
         this.resetGroup();
+        await this.options.observer?.changed(this);
       } else if (this.healed) {
         await this.proposeRemovals();
         await this.proposeAdds();
@@ -346,7 +517,7 @@ export class Room {
 
   private async proposeRemovals(extra: number[] = []): Promise<void> {
     const pendingRemovals = new Set([...this.proposals.values()].flatMap((p) => (p.kind === 'remove' ? [p.leafIndex] : [])));
-    const wanted = [...this.members.values()].filter((m) => m.link === undefined || m.leaving).map((m) => m.leafIndex);
+    const wanted = [...this.members.values()].filter((m) => m.link === undefined || m.leaving || m.expelled !== undefined).map((m) => m.leafIndex);
     for (const leafIndex of [...wanted, ...extra]) {
       if (pendingRemovals.has(leafIndex) || !this.members.has(leafIndex)) continue;
       pendingRemovals.add(leafIndex);
@@ -361,7 +532,12 @@ export class Room {
       if (!joiner.admitted) {
         let decision: AdmissionDecision;
         try {
-          decision = await this.options.policy.beforeAdmit(this.view(), { id: joiner.id, kind: joiner.kind, role: joiner.role });
+          decision = await this.options.policy.beforeAdmit(this.view(), {
+            id: joiner.id,
+            kind: joiner.kind,
+            role: joiner.role,
+            signatureKey: b64(joiner.keyPackage.signaturePublicKey),
+          });
         } catch {
           decision = { admit: false, reason: 'admission-policy-failed' };
         }
@@ -369,6 +545,7 @@ export class Room {
         if (!decision.admit) {
           this.joiners = this.joiners.filter((j) => j !== joiner);
           this.refuse(joiner.link, 'refused-by-policy', decision.reason);
+          await this.options.observer?.changed(this);
           continue;
         }
         joiner.admitted = true;
@@ -393,12 +570,24 @@ export class Room {
     );
   }
 
-  /** Members that can commit: connected, not leaving, not about to be removed. */
+  /** Members that can commit: connected, not leaving, not about to be removed, not a recorder. */
   private eligibleCommitters(): Member[] {
     const removing = new Set([...this.proposals.values()].flatMap((p) => (p.kind === 'remove' ? [p.leafIndex] : [])));
     return [...this.members.values()]
-      .filter((m) => m.link !== undefined && !m.leaving && !removing.has(m.leafIndex))
+      .filter((m) => m.link !== undefined && !m.leaving && m.expelled === undefined && !removing.has(m.leafIndex) && m.kind !== 'recorder')
       .sort((a, b) => a.leafIndex - b.leafIndex);
+  }
+
+  /**
+   * The ProposalRefs the next commit may cover: none in an unhealed epoch (an empty, healing commit);
+   * only the Removes while a recorder's Remove is pending (the recorder leaves before anyone joins);
+   * otherwise every pending proposal.
+   */
+  committableRefs(): string[] {
+    if (!this.healed) return [];
+    const entries = [...this.proposals.entries()];
+    const recorderRemoval = entries.some(([, p]) => p.kind === 'remove' && this.members.get(p.leafIndex)?.kind === 'recorder');
+    return entries.filter(([, p]) => !recorderRemoval || p.kind === 'remove').map(([ref]) => ref);
   }
 
   /** Asks the lowest eligible leaf not yet tried this epoch; after a timeout the next one. */
@@ -424,7 +613,7 @@ export class Room {
     }, this.options.commitTimeoutMs);
     timer.unref();
     this.commitRequest = { leafIndex, timer };
-    candidate.link!.send({ type: 'commit-request', epoch });
+    candidate.link!.send({ type: 'commit-request', epoch, proposals: this.committableRefs() });
   }
 
   private clearCommitRequest(): void {
@@ -463,9 +652,12 @@ function memberFrom(joiner: Joiner, leafIndex: number): Member {
     leafIndex,
     id: joiner.id,
     kind: joiner.kind,
+    role: joiner.role,
     signatureKey: b64(joiner.keyPackage.signaturePublicKey),
+    credential: b64(encodeIdentity(joiner.keyPackage.identity)),
     link: joiner.link,
     leaving: false,
+    expelled: undefined,
   };
 }
 

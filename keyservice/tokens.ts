@@ -1,26 +1,33 @@
 import { randomBytes } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { SignJWT, createRemoteJWKSet, importJWK, importSPKI, jwtVerify, errors as joseErrors, type JWK, type JWTPayload } from 'jose';
 
 /**
  * Platform tokens: who connects, to which room, in which role. The platform (not this service) issues
  * them; the key service verifies them as the first message of every delivery connection.
  *
- * DEVELOPMENT DEFAULT, NOT PRODUCTION: the embedded verifier below checks HS256 JWTs with a shared
- * secret configured in this process (`createHs256TokenVerifier`). Anyone holding that secret can mint
- * tokens for any room and role. Production verifies the platform's asymmetric tokens (e.g. EdDSA or
- * ES256 against the platform's JWKS) through the same TokenVerifier interface.
+ * Production: `createJwtVerifier` checks the platform's asymmetric tokens (EdDSA, ES256, RS256...)
+ * against its JWKS URL or a configured public key, via jose.
+ * DEVELOPMENT DEFAULT, NOT PRODUCTION: `createHs256TokenVerifier` checks HS256 JWTs with a shared secret
+ * configured in this process. Anyone holding that secret can mint tokens for any room and role.
  *
- * Claims: `sub` — the participant's pseudonymous id (it must equal the `id` in the MLS credential);
- * `room` — the call's room id; `role` — patient | clinician | operator | recorder; `exp` — required.
+ * Claims: `sub` — the caller's pseudonymous id (for call members it must equal the `id` in their MLS
+ * credential); `role` — one of PLATFORM_ROLES; `room` — the room the token is scoped to: required for
+ * patients and clinicians, optional for staff roles and the recorder service (which are not tied to one
+ * room; a recorder's room comes from the credential the key service issued it); `exp` — required.
  */
 
-export const PLATFORM_ROLES = ['patient', 'clinician', 'operator', 'recorder'] as const;
+export const PLATFORM_ROLES = ['patient', 'clinician', 'operator', 'records-officer', 'auditor', 'recorder'] as const;
 export type PlatformRole = (typeof PLATFORM_ROLES)[number];
+/** Roles whose tokens must name a room. */
+export const ROOM_SCOPED_ROLES: readonly PlatformRole[] = ['patient', 'clinician'];
+/** Roles that may join a call's MLS group (the delivery service). */
+export const CALL_ROLES: readonly PlatformRole[] = ['patient', 'clinician', 'operator', 'recorder'];
 
 export interface VerifiedToken {
   subject: string;
-  room: string;
   role: PlatformRole;
+  /** The room the token is scoped to (always set for patients and clinicians). */
+  room?: string;
 }
 
 export interface TokenVerifier {
@@ -73,18 +80,80 @@ export function createHs256TokenVerifier(options: Hs256VerifierOptions): TokenVe
         const reason = error instanceof joseErrors.JWTExpired ? 'token expired' : 'token did not verify';
         throw new TokenError(reason, { cause: error });
       }
-      const { sub, room, role } = payload as { sub?: unknown; room?: unknown; role?: unknown };
-      if (typeof sub !== 'string' || !SUBJECT_PATTERN.test(sub)) throw new TokenError('token subject is not a valid id');
-      if (typeof room !== 'string' || !ROOM_ID_PATTERN.test(room)) throw new TokenError('token room is not a valid room id');
-      if (typeof role !== 'string' || !(PLATFORM_ROLES as readonly string[]).includes(role)) throw new TokenError('token role is not known');
-      return { subject: sub, room, role: role as PlatformRole };
+      return claimsOf(payload);
+    },
+  };
+}
+
+function claimsOf(payload: JWTPayload): VerifiedToken {
+  const { sub, room, role } = payload as { sub?: unknown; room?: unknown; role?: unknown };
+  if (typeof sub !== 'string' || !SUBJECT_PATTERN.test(sub)) throw new TokenError('token subject is not a valid id');
+  if (typeof role !== 'string' || !(PLATFORM_ROLES as readonly string[]).includes(role)) throw new TokenError('token role is not known');
+  if (room !== undefined && (typeof room !== 'string' || !ROOM_ID_PATTERN.test(room))) throw new TokenError('token room is not a valid room id');
+  if (room === undefined && ROOM_SCOPED_ROLES.includes(role as PlatformRole)) throw new TokenError(`a ${role} token must name its room`);
+  return room === undefined ? { subject: sub, role: role as PlatformRole } : { subject: sub, room, role: role as PlatformRole };
+}
+
+export interface JwtVerifierOptions {
+  /** The platform's JWKS endpoint (keys fetched and cached by jose). */
+  jwksUrl?: string;
+  /** Or a configured public key: a JWK, or an SPKI PEM with its algorithm. */
+  publicKey?: { jwk: JWK } | { spkiPem: string; algorithm: string };
+  /** Accepted algorithms, e.g. ["EdDSA", "ES256"]. Never HS*. */
+  algorithms: string[];
+  issuer: string;
+  audience: string;
+  clockToleranceSec?: number;
+}
+
+/** The production verifier: the platform's asymmetric JWTs, against its JWKS or a configured key. */
+export async function createJwtVerifier(options: JwtVerifierOptions): Promise<TokenVerifier> {
+  if (!Array.isArray(options.algorithms) || options.algorithms.length === 0) throw new TypeError('options.algorithms must list the accepted algorithms');
+  if (options.algorithms.some((alg) => alg.startsWith('HS') || alg === 'none')) throw new TypeError('options.algorithms: only asymmetric algorithms');
+  if (typeof options.issuer !== 'string' || options.issuer === '') throw new TypeError('options.issuer is required');
+  if (typeof options.audience !== 'string' || options.audience === '') throw new TypeError('options.audience is required');
+  if ((options.jwksUrl === undefined) === (options.publicKey === undefined)) throw new TypeError('give exactly one of options.jwksUrl and options.publicKey');
+  let key: Parameters<typeof jwtVerify>[1];
+  if (options.jwksUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(options.jwksUrl);
+    } catch {
+      throw new TypeError('options.jwksUrl must be a URL');
+    }
+    key = createRemoteJWKSet(url);
+  } else if ('jwk' in options.publicKey!) {
+    key = (await importJWK(options.publicKey.jwk, options.publicKey.jwk.alg)) as Exclude<Parameters<typeof jwtVerify>[1], (...args: never[]) => unknown>;
+  } else {
+    const configured = options.publicKey as { spkiPem: string; algorithm: string };
+    key = await importSPKI(configured.spkiPem, configured.algorithm);
+  }
+  const clockTolerance = options.clockToleranceSec ?? 5;
+  return {
+    async verify(token: string): Promise<VerifiedToken> {
+      if (typeof token !== 'string' || token.length === 0) throw new TokenError('no token');
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, key as never, {
+          algorithms: options.algorithms,
+          issuer: options.issuer,
+          audience: options.audience,
+          clockTolerance,
+          requiredClaims: ['exp', 'sub'],
+        }));
+      } catch (error) {
+        const reason = error instanceof joseErrors.JWTExpired ? 'token expired' : 'token did not verify';
+        throw new TokenError(reason, { cause: error });
+      }
+      return claimsOf(payload);
     },
   };
 }
 
 export interface DevTokenClaims {
   sub: string;
-  room: string;
+  /** Required for patients and clinicians. */
+  room?: string;
   role: PlatformRole;
   /** Lifetime; default 10 minutes. */
   expiresInSec?: number;
@@ -96,7 +165,7 @@ export async function issueDevToken(
   claims: DevTokenClaims,
   options: { issuer?: string; audience?: string } = {},
 ): Promise<string> {
-  return new SignJWT({ room: claims.room, role: claims.role })
+  return new SignJWT(claims.room === undefined ? { role: claims.role } : { room: claims.room, role: claims.role })
     .setProtectedHeader({ alg: DEV_TOKEN_ALGORITHM, typ: 'JWT' })
     .setSubject(claims.sub)
     .setIssuer(options.issuer ?? DEV_TOKEN_ISSUER)

@@ -1,12 +1,14 @@
 import { DEFAULT_SFRAME_SUITE, sframeBaseKeyLength } from '../keys/constants.js';
 import type { CredentialValidator } from './credential-validator.js';
-import type { ClientMessage, DeliveryErrorCode, ServerMessage } from './delivery-protocol.js';
+import { encodeConsentStatement, hashConsentText, newConsentNonce, type ConsentDecision } from './consent-statement.js';
+import type { ClientMessage, ConsentRefusalReason, DeliveryErrorCode, RecordingPolicyNotice, RefusedWhat, ServerMessage } from './delivery-protocol.js';
 import { TypedEmitter } from './emitter.js';
 import { MlsSessionError } from './errors.js';
 import { sameExternalSender, type ExternalSenderInfo } from './external-sender.js';
 import { MemberKeyPackage } from './key-package.js';
 import { MlsSession, type PendingCommit, type ProcessOutcome, type RosterEntry } from './mls-session.js';
 import { identityProblem, type ParticipantIdentity } from './participant-credential.js';
+import type { MemberSignatureKeys } from './signature-keys.js';
 
 /**
  * A call member's side of the MLS delivery protocol (delivery-protocol.ts): authenticate, hand over a
@@ -21,6 +23,10 @@ import { identityProblem, type ParticipantIdentity } from './participant-credent
  * Keys: `epoch` fires only for epochs whose SFrame key may be used (see MlsSession: an epoch entered by
  * a path-less removal is "unhealed" and skipped). `removed` fires when a commit removes this member; by
  * then the session holds no state for the new epoch, nor any other.
+ *
+ * Consent (ARCHITECTURE.md flow 3): `policy` fires with the room's recording policy; `consent(decision)`
+ * signs a statement for exactly that policy with this member's leaf key and resolves when the key
+ * service has recorded it (or rejects with `consent-refused` and the reason).
  */
 
 export interface DeliveryTransport {
@@ -47,7 +53,9 @@ export type CallMemberErrorCode =
   /** The delivery service named a different external sender than the one this member expects. */
   | 'untrusted-key-service'
   /** The service sent a message that makes no sense in this member's state. */
-  | 'protocol-violation';
+  | 'protocol-violation'
+  /** The key service refused a consent statement (see `consentRefusal`), or there is no policy to consent to. */
+  | 'consent-refused';
 
 export class CallMemberError extends Error {
   override readonly name = 'CallMemberError';
@@ -55,18 +63,33 @@ export class CallMemberError extends Error {
     readonly code: CallMemberErrorCode,
     message: string,
     readonly fatal: boolean,
-    options?: { cause?: unknown; serverCode?: DeliveryErrorCode },
+    options?: { cause?: unknown; serverCode?: DeliveryErrorCode; consentRefusal?: ConsentRefusalReason },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.serverCode = options?.serverCode;
+    this.consentRefusal = options?.consentRefusal;
   }
   readonly serverCode: DeliveryErrorCode | undefined;
+  readonly consentRefusal: ConsentRefusalReason | undefined;
+}
+
+export interface ConsentStatus {
+  policyVersion: number;
+  granted: number;
+  required: number;
+}
+
+export interface ConsentReceipt {
+  policyVersion: number;
+  decision: ConsentDecision;
 }
 
 export interface CallMemberEvents {
   epoch: EpochUpdate;
   removed: { epoch: bigint };
   error: CallMemberError;
+  policy: RecordingPolicyNotice;
+  'consent-status': ConsentStatus;
 }
 
 export interface CallMemberOptions {
@@ -78,6 +101,8 @@ export interface CallMemberOptions {
   keyService?: ExternalSenderInfo;
   /** SFrame cipher suite whose AEAD.Nk sizes the exported key. Default AES_128_GCM_SHA256_128. */
   sframeSuite?: number;
+  /** The signature key pair an issued recorder credential is bound to (required for one). */
+  signatureKeys?: MemberSignatureKeys;
 }
 
 type Phase = 'idle' | 'authenticating' | 'waiting' | 'member' | 'removed' | 'closed' | 'failed';
@@ -94,6 +119,9 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
   private readonly transport: DeliveryTransport;
   private readonly validator: CredentialValidator | undefined;
   private readonly sframeSuite: number;
+  private readonly signatureKeys: MemberSignatureKeys | undefined;
+  private currentPolicy: RecordingPolicyNotice | undefined;
+  private consentWaiters: Array<{ resolve: (receipt: ConsentReceipt) => void; reject: (error: CallMemberError) => void }> = [];
 
   constructor(options: CallMemberOptions) {
     super();
@@ -109,6 +137,10 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
     this.validator = options.authService;
     this.keyService = options.keyService;
     this.sframeSuite = suite;
+    if (options.identity.issuance !== undefined && options.signatureKeys === undefined) {
+      throw new TypeError('options.signatureKeys: an issued recorder credential needs the keys it was issued for');
+    }
+    this.signatureKeys = options.signatureKeys;
     this.transport.onMessage((message) => {
       this.queue = this.queue.then(() => this.handle(message)).catch((error: unknown) => this.fail(asMemberError(error)));
     });
@@ -139,6 +171,45 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
 
   get ownLeafIndex(): number | undefined {
     return this.session?.active ? this.session.ownLeafIndex : undefined;
+  }
+
+  /** The room's recording policy as last announced by the key service. */
+  get policy(): RecordingPolicyNotice | undefined {
+    return this.currentPolicy;
+  }
+
+  /**
+   * Grants or revokes consent to the current recording policy: a statement (consent-statement.ts) naming
+   * this room, group, member, policy version, purpose and the SHA-256 of the statement text, signed with
+   * this member's leaf signature key. Resolves when the key service recorded it.
+   */
+  consent(decision: ConsentDecision): Promise<ConsentReceipt> {
+    if (decision !== 'grant' && decision !== 'revoke') return Promise.reject(new TypeError('decision must be grant or revoke'));
+    return new Promise<ConsentReceipt>((resolve, reject) => {
+      this.queue = this.queue.then(async () => {
+        try {
+          const session = this.requireMember();
+          const policy = this.currentPolicy;
+          if (policy === undefined) throw new CallMemberError('consent-refused', 'there is no recording policy to consent to', false, { consentRefusal: 'no-policy' });
+          const statement = encodeConsentStatement({
+            room: policy.room,
+            groupId: session.groupId,
+            memberId: this.identity.id,
+            policyVersion: policy.version,
+            purpose: policy.purpose,
+            statementHash: await hashConsentText(policy.statement),
+            decision,
+            issuedAtMs: Date.now(),
+            nonce: newConsentNonce(),
+          });
+          const signature = await session.signConsentStatement(statement);
+          this.consentWaiters.push({ resolve, reject });
+          this.transport.send({ type: 'consent', statement, signature });
+        } catch (error) {
+          reject(error instanceof CallMemberError ? error : new CallMemberError('consent-refused', 'could not sign the statement', false, { cause: error }));
+        }
+      });
+    });
   }
 
   /** Leaves: asks the service to remove this member, then forgets the group and its keys. */
@@ -172,7 +243,7 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
       case 'proposal':
         return this.onProposal(message.message);
       case 'commit-request':
-        return this.onCommitRequest(message.epoch);
+        return this.onCommitRequest(message.epoch, message.proposals);
       case 'commit-accepted':
         return this.onCommitAccepted(message.epoch);
       case 'commit-rejected':
@@ -186,6 +257,21 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
         else this.emit('error', error);
         return;
       }
+      case 'recording-policy':
+        this.currentPolicy = { ...message.policy };
+        this.emit('policy', { ...message.policy });
+        return;
+      case 'consent-status':
+        this.emit('consent-status', { policyVersion: message.policyVersion, granted: message.granted, required: message.required });
+        return;
+      case 'consent-recorded':
+        this.consentWaiters.shift()?.resolve({ policyVersion: message.policyVersion, decision: message.decision });
+        return;
+      case 'consent-refused':
+        this.consentWaiters
+          .shift()
+          ?.reject(new CallMemberError('consent-refused', `the key service refused the statement: ${message.reason}`, false, { consentRefusal: message.reason }));
+        return;
     }
   }
 
@@ -195,7 +281,7 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
       throw new CallMemberError('untrusted-key-service', 'the service announced an external sender other than the pinned one', true);
     }
     this.keyService = announced;
-    this.keyPackage = await MemberKeyPackage.generate(this.identity);
+    this.keyPackage = await MemberKeyPackage.generate(this.identity, this.signatureKeys);
     this.phase = 'waiting';
     this.transport.send({ type: 'key-package', keyPackage: this.keyPackage.message });
   }
@@ -215,7 +301,12 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
 
   private async onWelcome(welcome: Uint8Array): Promise<void> {
     const { keyService, keyPackage } = this.requireWaiting();
-    this.session = await MlsSession.join({ welcome, keyPackage, keyService, ...this.validatorOption() });
+    try {
+      this.session = await MlsSession.join({ welcome, keyPackage, keyService, ...this.validatorOption() });
+    } catch (error) {
+      this.report('welcome', error);
+      throw error;
+    }
     this.keyPackage = undefined;
     this.phase = 'member';
     if (this.session.healed) await this.announceEpoch();
@@ -227,15 +318,17 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
     try {
       await session.processMessage(bytes);
     } catch (error) {
-      // A refused proposal (forged, wrong type, not from the key service) is dropped; the group goes on.
+      // A refused proposal (forged, wrong type, not from the key service, a credential the key service
+      // did not issue) is dropped; the group goes on. The service is told, for its audit log.
+      this.report('proposal', error);
       this.emit('error', new CallMemberError('mls-error', 'a proposal was refused', false, { cause: error }));
     }
   }
 
-  private async onCommitRequest(epoch: bigint): Promise<void> {
+  private async onCommitRequest(epoch: bigint, proposals: string[] | undefined): Promise<void> {
     const session = this.requireMember();
     if (this.pending !== undefined || session.epoch !== epoch) return;
-    const pending = await session.createCommit();
+    const pending = await session.createCommit(proposals);
     if (pending === undefined) return;
     this.pending = pending;
     this.transport.send({
@@ -264,6 +357,7 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
       outcome = await session.processMessage(bytes);
     } catch (error) {
       // The service accepted a commit this member cannot follow: it is out of the group's key schedule.
+      this.report('commit', error);
       throw new CallMemberError('mls-error', 'could not process the epoch commit', true, { cause: error });
     }
     await this.afterCommit(outcome);
@@ -284,6 +378,16 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
     const session = this.requireMember();
     const sframeEpochSecret = await session.exportSFrameBaseKey(this.sframeSuite);
     this.emit('epoch', { epoch: session.epoch, ownLeafIndex: session.ownLeafIndex, sframeEpochSecret, roster: session.roster() });
+  }
+
+  /** Tells the service what this member refused (codes only), for its audit log. */
+  private report(what: RefusedWhat, error: unknown): void {
+    const code = error instanceof MlsSessionError ? error.code : 'mls-failure';
+    try {
+      this.transport.send({ type: 'refusal', what, code });
+    } catch {
+      // Reporting is best effort; the refusal itself has already happened.
+    }
   }
 
   private onTransportClosed(): void {
@@ -310,6 +414,10 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
     this.pending = undefined;
     this.keyPackage = undefined;
     this.session?.close();
+    this.signatureKeys?.erase();
+    const waiters = this.consentWaiters;
+    this.consentWaiters = [];
+    for (const waiter of waiters) waiter.reject(new CallMemberError('consent-refused', 'left the call before the key service answered', false, { consentRefusal: 'not-a-member' }));
   }
 
   private resolveStart(): void {

@@ -1,4 +1,4 @@
-import { contentTypes, proposalOrRefTypes, senderTypes, wireformats } from 'ts-mls';
+import { contentTypes, defaultCredentialTypes, proposalOrRefTypes, senderTypes, wireformats } from 'ts-mls';
 import { base64Encode } from './bytes.js';
 import { MLS_CIPHERSUITE_ID } from './ciphersuite.js';
 import { MlsSessionError } from './errors.js';
@@ -20,6 +20,12 @@ export interface CommitSummary {
   inlineProposalTypes: number[];
   /** Whether the commit carries an UpdatePath (fresh key material from the committer, §12.4). */
   hasPath: boolean;
+  /**
+   * The committer's new leaf node, when the commit has an UpdatePath: its signature key and the identity
+   * bytes of its basic credential (undefined for another credential type), so the service can refuse a
+   * commit that changes who the committer is.
+   */
+  pathLeaf?: { signaturePublicKey: Uint8Array; credentialIdentity: Uint8Array | undefined };
 }
 
 export function inspectCommit(bytes: Uint8Array): CommitSummary {
@@ -34,14 +40,23 @@ export function inspectCommit(bytes: Uint8Array): CommitSummary {
     if (item.proposalOrRefType === proposalOrRefTypes.reference) proposalRefs.push(base64Encode(item.reference));
     else inlineProposalTypes.push(item.proposal.proposalType);
   }
-  return {
+  const path = content.commit.path;
+  const summary: CommitSummary = {
     groupId: content.groupId,
     epoch: content.epoch,
     committerLeafIndex: content.sender.leafIndex,
     proposalRefs,
     inlineProposalTypes,
-    hasPath: content.commit.path !== undefined,
+    hasPath: path !== undefined,
   };
+  if (path !== undefined) {
+    const credential = path.leafNode.credential;
+    summary.pathLeaf = {
+      signaturePublicKey: path.leafNode.signaturePublicKey,
+      credentialIdentity: credential.credentialType === defaultCredentialTypes.basic && 'identity' in credential ? credential.identity : undefined,
+    };
+  }
+  return summary;
 }
 
 export interface WelcomeSummary {

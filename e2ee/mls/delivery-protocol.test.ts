@@ -21,6 +21,8 @@ describe('delivery protocol', () => {
       { type: 'commit', epoch: 18446744073709551615n, commit: Uint8Array.of(4), welcome: Uint8Array.of(5, 6) },
       { type: 'commit', epoch: 0n, commit: Uint8Array.of(4) },
       { type: 'leave' },
+      { type: 'consent', statement: Uint8Array.of(1, 2), signature: new Uint8Array(64).fill(3) },
+      { type: 'refusal', what: 'proposal', code: 'bad-signature' },
     ];
     for (const message of messages) expect(decodeClientMessage(encodeClientMessage(message))).toEqual({ ok: true, value: message });
   });
@@ -37,6 +39,26 @@ describe('delivery protocol', () => {
       { type: 'commit-accepted', epoch: 3n },
       { type: 'commit-rejected', epoch: 3n, reason: 'stale-epoch' },
       { type: 'error', code: 'identity-mismatch', message: 'no', fatal: true },
+      { type: 'commit-request', epoch: 4n, proposals: [Buffer.alloc(32, 1).toString('base64')] },
+      { type: 'commit-request', epoch: 4n, proposals: [] },
+      { type: 'commit-rejected', epoch: 3n, reason: 'leaf-changed' },
+      {
+        type: 'recording-policy',
+        policy: {
+          room: 'room-1',
+          version: 3,
+          enabled: true,
+          purpose: 'custom',
+          purposeLabel: 'Teaching — résumé',
+          statement: 'This visit will be recorded.',
+          consentMode: 'all-party',
+          part2: false,
+          retentionDays: 30,
+        },
+      },
+      { type: 'consent-recorded', policyVersion: 3, decision: 'revoke' },
+      { type: 'consent-refused', reason: 'replayed' },
+      { type: 'consent-status', policyVersion: 3, granted: 2, required: 3 },
     ];
     for (const message of messages) expect(decodeServerMessage(encodeServerMessage(message))).toEqual({ ok: true, value: message });
   });
@@ -63,6 +85,7 @@ describe('delivery protocol', () => {
     ['a numeric epoch', '{"type":"commit","epoch":1,"commit":"AQ=="}', 'invalid-field', 'epoch'],
     ['a negative epoch', '{"type":"commit","epoch":"-1","commit":"AQ=="}', 'invalid-field', 'epoch'],
     ['a leading-zero epoch', '{"type":"commit","epoch":"01","commit":"AQ=="}', 'invalid-field', 'epoch'],
+    ['a refusal code that is not an MLS error code', '{"type":"refusal","what":"proposal","code":"Alice did it"}', 'invalid-field', 'code'],
     ['an epoch beyond uint64', '{"type":"commit","epoch":"18446744073709551616","commit":"AQ=="}', 'invalid-field', 'epoch'],
   ])('refuses %s with a typed error', (_what, text, code, field) => {
     const decoded = decodeClientMessage(text);
@@ -71,6 +94,17 @@ describe('delivery protocol', () => {
       expect(decoded.error.code).toBe(code);
       expect(decoded.error.field).toBe(field);
     }
+  });
+
+  it('refuses a malformed policy notice and bad proposal refs, naming the nested field', () => {
+    const policy = { room: 'r', version: 1, enabled: true, purpose: 'custom', purposeLabel: 'x', statement: 's', consentMode: 'all-party', part2: false, retentionDays: 1 };
+    expect(decodeServerMessage(JSON.stringify({ type: 'recording-policy', policy: { ...policy, consentMode: 'none' } }))).toMatchObject({
+      ok: false,
+      error: { field: 'policy.consentMode' },
+    });
+    expect(decodeServerMessage(JSON.stringify({ type: 'recording-policy', policy: { ...policy, extra: 1 } }))).toMatchObject({ ok: false, error: { field: 'policy.extra' } });
+    expect(decodeServerMessage(JSON.stringify({ type: 'recording-policy', policy: { ...policy, version: -1 } }))).toMatchObject({ ok: false, error: { field: 'policy.version' } });
+    expect(decodeServerMessage(JSON.stringify({ type: 'commit-request', epoch: '1', proposals: ['AQ=='] }))).toMatchObject({ ok: false, error: { field: 'proposals' } });
   });
 
   it('refuses oversized frames and a bad external sender', () => {

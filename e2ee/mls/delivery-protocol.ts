@@ -24,6 +24,20 @@ import { decodeIdentity, encodeIdentity } from './participant-credential.js';
  *   server → welcome{welcome}                  (to each joiner the commit added)
  *   client → leave                             (or just disconnect: the service proposes the Remove)
  *   server → error{code, message, fatal}       (fatal: the service closes the connection after it)
+ *
+ * `commit-request.proposals` lists the ProposalRefs the commit may cover: the service withdraws a
+ * proposal by leaving it out (a recorder's Add after a revocation) and orders a recorder's Remove before
+ * any Add (ARCHITECTURE.md flow 7).
+ *
+ * Recording consent (flow 3), on the same connection once the member is in the group:
+ *   server → recording-policy{policy}          (on joining, and whenever the operator changes it)
+ *   client → consent{statement, signature}     (consent-statement.ts, signed with the leaf key)
+ *   server → consent-recorded{policyVersion, decision} | consent-refused{reason}
+ *   server → consent-status{policyVersion, granted, required}   (counts only: who has not is not said)
+ *
+ * Refusals a member makes on its own (a proposal not signed by the key service, a credential the key
+ * service did not issue, a commit breaking the profile) are reported so the service can audit them:
+ *   client → refusal{what, code}               (codes only: never the refused bytes)
  */
 
 export const DELIVERY_PROTOCOL_VERSION = 1;
@@ -33,6 +47,8 @@ export const MAX_TOKEN_CHARS = 8192;
 
 export type ClientMessage =
   | { type: 'hello'; token: string }
+  | { type: 'consent'; statement: Uint8Array; signature: Uint8Array }
+  | { type: 'refusal'; what: RefusedWhat; code: string }
   | { type: 'key-package'; keyPackage: Uint8Array }
   | { type: 'group-created'; groupId: Uint8Array }
   | { type: 'commit'; epoch: bigint; commit: Uint8Array; welcome?: Uint8Array }
@@ -54,7 +70,54 @@ export type CommitRejectReason =
   /** The commit covers the committer's own removal (RFC 9420 §12.2). */
   | 'self-removal'
   /** The Welcome is missing, unexpected, or not encrypted to exactly the joiners the commit adds. */
-  | 'welcome-mismatch';
+  | 'welcome-mismatch'
+  /** The commit's UpdatePath changes the committer's credential or signature key. */
+  | 'leaf-changed';
+
+/** What a member refused on its own, reported for the audit log. */
+export type RefusedWhat = 'proposal' | 'commit' | 'welcome';
+
+/** What every member is shown about recording in its room (the key service's current policy). */
+export interface RecordingPolicyNotice {
+  room: string;
+  /** Policy version; consent statements name it. */
+  version: number;
+  enabled: boolean;
+  /** Purpose code: medical-record, supervision, quality-review, ai-scribe or custom. */
+  purpose: string;
+  /** How the purpose is shown (the operator's text for a custom purpose). */
+  purposeLabel: string;
+  /** The consent statement text participants agree to; its SHA-256 goes into their statement. */
+  statement: string;
+  consentMode: 'all-party' | 'one-party';
+  /** 42 CFR Part 2 (substance-use care): opt-in per participant, narrower access later. */
+  part2: boolean;
+  retentionDays: number;
+}
+
+export type ConsentRefusalReason =
+  /** The statement or signature does not decode. */
+  | 'malformed-statement'
+  /** The statement names another room or group than the member's. */
+  | 'wrong-room'
+  | 'wrong-group'
+  /** The statement names another member than the one whose connection sent it. */
+  | 'wrong-member'
+  /** The sender is not (or no longer) a member of the group. */
+  | 'not-a-member'
+  /** The signature does not verify against the sender's leaf signature key. */
+  | 'bad-signature'
+  /** No recording policy, or a version, purpose or statement text other than the current one. */
+  | 'no-policy'
+  | 'stale-policy'
+  | 'wrong-purpose'
+  | 'wrong-statement'
+  /** The exact statement was submitted before. */
+  | 'replayed'
+  /** The statement's time is too far from the service's clock, or not after the member's previous one. */
+  | 'stale-time'
+  /** The service could not record it (storage unavailable); nothing changed. */
+  | 'unavailable';
 
 export type DeliveryErrorCode =
   | 'malformed-message'
@@ -67,6 +130,7 @@ export type DeliveryErrorCode =
   | 'invalid-key-package'
   | 'duplicate-key'
   | 'refused-by-policy'
+  | 'role-not-allowed'
   | 'hello-timeout'
   | 'internal-error'
   | 'service-closing';
@@ -76,12 +140,16 @@ export type ServerMessage =
   | { type: 'create-group'; groupId: Uint8Array; externalSender: ExternalSenderInfo }
   | { type: 'awaiting-welcome' }
   | { type: 'proposal'; epoch: bigint; message: Uint8Array }
-  | { type: 'commit-request'; epoch: bigint }
+  | { type: 'commit-request'; epoch: bigint; proposals?: string[] }
   | { type: 'commit'; epoch: bigint; message: Uint8Array }
   | { type: 'welcome'; welcome: Uint8Array }
   | { type: 'commit-accepted'; epoch: bigint }
   | { type: 'commit-rejected'; epoch: bigint; reason: CommitRejectReason }
-  | { type: 'error'; code: DeliveryErrorCode; message: string; fatal: boolean };
+  | { type: 'error'; code: DeliveryErrorCode; message: string; fatal: boolean }
+  | { type: 'recording-policy'; policy: RecordingPolicyNotice }
+  | { type: 'consent-recorded'; policyVersion: number; decision: 'grant' | 'revoke' }
+  | { type: 'consent-refused'; reason: ConsentRefusalReason }
+  | { type: 'consent-status'; policyVersion: number; granted: number; required: number };
 
 export type ProtocolErrorCode = 'too-large' | 'malformed-json' | 'unknown-type' | 'invalid-field';
 
@@ -103,6 +171,9 @@ type FieldKind =
   | { kind: 'text'; maxChars: number }
   | { kind: 'boolean' }
   | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'uint'; max: number }
+  | { kind: 'refs'; maxItems: number }
+  | { kind: 'object'; fields: Record<string, FieldSpec> }
   | { kind: 'external-sender' };
 
 interface FieldSpec {
@@ -124,7 +195,54 @@ const COMMIT_REJECT_REASONS: readonly CommitRejectReason[] = [
   'path-required',
   'self-removal',
   'welcome-mismatch',
+  'leaf-changed',
 ];
+const CONSENT_REFUSAL_REASONS: readonly ConsentRefusalReason[] = [
+  'malformed-statement',
+  'wrong-room',
+  'wrong-group',
+  'wrong-member',
+  'not-a-member',
+  'bad-signature',
+  'no-policy',
+  'stale-policy',
+  'wrong-purpose',
+  'wrong-statement',
+  'replayed',
+  'stale-time',
+  'unavailable',
+];
+const DECISIONS = ['grant', 'revoke'] as const;
+/** MlsErrorCode values (errors.ts), the only codes a refusal report may carry. */
+const MLS_ERROR_CODES: readonly string[] = [
+  'bad-argument',
+  'invalid-state',
+  'malformed-message',
+  'wrong-group',
+  'stale-epoch',
+  'future-epoch',
+  'refused-proposal',
+  'refused-commit',
+  'bad-signature',
+  'invalid-credential',
+  'invalid-group',
+  'mls-failure',
+];
+const POLICY_VERSION: FieldKind = { kind: 'uint', max: 0x7fffffff };
+const POLICY_NOTICE: FieldKind = {
+  kind: 'object',
+  fields: {
+    room: { kind: { kind: 'text', maxChars: 128 } },
+    version: { kind: POLICY_VERSION },
+    enabled: { kind: { kind: 'boolean' } },
+    purpose: { kind: { kind: 'text', maxChars: 32 } },
+    purposeLabel: { kind: { kind: 'text', maxChars: 256 } },
+    statement: { kind: { kind: 'text', maxChars: 4096 } },
+    consentMode: { kind: { kind: 'enum', values: ['all-party', 'one-party'] } },
+    part2: { kind: { kind: 'boolean' } },
+    retentionDays: { kind: { kind: 'uint', max: 36500 } },
+  },
+};
 const DELIVERY_ERROR_CODES: readonly DeliveryErrorCode[] = [
   'malformed-message',
   'unknown-type',
@@ -136,6 +254,7 @@ const DELIVERY_ERROR_CODES: readonly DeliveryErrorCode[] = [
   'invalid-key-package',
   'duplicate-key',
   'refused-by-policy',
+  'role-not-allowed',
   'hello-timeout',
   'internal-error',
   'service-closing',
@@ -147,6 +266,8 @@ const CLIENT_SCHEMA: Record<ClientMessage['type'], Record<string, FieldSpec>> = 
   'group-created': { groupId: { kind: GROUP_ID } },
   commit: { epoch: { kind: EPOCH }, commit: { kind: MLS_BYTES }, welcome: { kind: MLS_BYTES, optional: true } },
   leave: {},
+  consent: { statement: { kind: { kind: 'bytes', maxBytes: 1024 } }, signature: { kind: { kind: 'bytes', maxBytes: 256 } } },
+  refusal: { what: { kind: { kind: 'enum', values: ['proposal', 'commit', 'welcome'] } }, code: { kind: { kind: 'enum', values: MLS_ERROR_CODES } } },
 };
 
 const SERVER_SCHEMA: Record<ServerMessage['type'], Record<string, FieldSpec>> = {
@@ -154,7 +275,7 @@ const SERVER_SCHEMA: Record<ServerMessage['type'], Record<string, FieldSpec>> = 
   'create-group': { groupId: { kind: GROUP_ID }, externalSender: { kind: { kind: 'external-sender' } } },
   'awaiting-welcome': {},
   proposal: { epoch: { kind: EPOCH }, message: { kind: MLS_BYTES } },
-  'commit-request': { epoch: { kind: EPOCH } },
+  'commit-request': { epoch: { kind: EPOCH }, proposals: { kind: { kind: 'refs', maxItems: 1024 }, optional: true } },
   commit: { epoch: { kind: EPOCH }, message: { kind: MLS_BYTES } },
   welcome: { welcome: { kind: MLS_BYTES } },
   'commit-accepted': { epoch: { kind: EPOCH } },
@@ -164,6 +285,10 @@ const SERVER_SCHEMA: Record<ServerMessage['type'], Record<string, FieldSpec>> = 
     message: { kind: { kind: 'text', maxChars: 512 } },
     fatal: { kind: { kind: 'boolean' } },
   },
+  'recording-policy': { policy: { kind: POLICY_NOTICE } },
+  'consent-recorded': { policyVersion: { kind: POLICY_VERSION }, decision: { kind: { kind: 'enum', values: DECISIONS } } },
+  'consent-refused': { reason: { kind: { kind: 'enum', values: CONSENT_REFUSAL_REASONS } } },
+  'consent-status': { policyVersion: { kind: POLICY_VERSION }, granted: { kind: { kind: 'uint', max: 0xffff } }, required: { kind: { kind: 'uint', max: 0xffff } } },
 };
 
 // ---- decoding ----------------------------------------------------------------------------------------
@@ -194,18 +319,31 @@ function decodeWith(text: string, schema: Record<string, Record<string, FieldSpe
   const type = record.type;
   if (typeof type !== 'string' || !Object.hasOwn(schema, type)) return fail('unknown-type', 'unknown message type', 'type');
   const fields = schema[type]!;
-  const out: Record<string, unknown> = { type };
+  const parsed = decodeFields(record, fields, ['type']);
+  if (!parsed.ok) return parsed;
+  return { ok: true, value: { type, ...(parsed.value as Record<string, unknown>) } };
+}
+
+function decodeFields(record: Record<string, unknown>, fields: Record<string, FieldSpec>, ignore: readonly string[] = [], prefix = ''): Decoded<unknown> {
+  const out: Record<string, unknown> = {};
   for (const key of Object.keys(record)) {
-    if (key !== 'type' && !Object.hasOwn(fields, key)) return fail('invalid-field', `unknown field "${key}"`, key);
+    if (!ignore.includes(key) && !Object.hasOwn(fields, key)) return fail('invalid-field', `unknown field "${prefix}${key}"`, `${prefix}${key}`);
   }
   for (const [name, spec] of Object.entries(fields)) {
     const value = record[name];
     if (value === undefined) {
       if (spec.optional) continue;
-      return fail('invalid-field', `missing field "${name}"`, name);
+      return fail('invalid-field', `missing field "${prefix}${name}"`, `${prefix}${name}`);
+    }
+    if (spec.kind.kind === 'object') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('invalid-field', `field "${prefix}${name}": must be an object`, `${prefix}${name}`);
+      const nested = decodeFields(value as Record<string, unknown>, spec.kind.fields, [], `${prefix}${name}.`);
+      if (!nested.ok) return nested;
+      out[name] = nested.value;
+      continue;
     }
     const parsed = parseField(spec.kind, value);
-    if (!parsed.ok) return fail('invalid-field', `field "${name}": ${parsed.reason}`, name);
+    if (!parsed.ok) return fail('invalid-field', `field "${prefix}${name}": ${parsed.reason}`, `${prefix}${name}`);
     out[name] = parsed.value;
   }
   return { ok: true, value: out };
@@ -225,6 +363,19 @@ function parseField(kind: FieldKind, value: unknown): { ok: true; value: unknown
     case 'enum':
       if (typeof value !== 'string' || !kind.values.includes(value)) return { ok: false, reason: 'is not a known value' };
       return { ok: true, value };
+    case 'uint':
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > kind.max) return { ok: false, reason: `must be an integer 0..${kind.max}` };
+      return { ok: true, value };
+    case 'refs': {
+      if (!Array.isArray(value) || value.length > kind.maxItems) return { ok: false, reason: `must be an array of at most ${kind.maxItems} refs` };
+      for (const item of value) {
+        const bytes = typeof item === 'string' ? base64Decode(item) : undefined;
+        if (bytes === undefined || bytes.length !== 32) return { ok: false, reason: 'each ref must be base64 of 32 bytes' };
+      }
+      return { ok: true, value: [...(value as string[])] };
+    }
+    case 'object':
+      return { ok: false, reason: 'objects are decoded by decodeFields' };
     case 'epoch': {
       if (typeof value !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(value)) return { ok: false, reason: 'must be a decimal uint64 string' };
       const epoch = BigInt(value);

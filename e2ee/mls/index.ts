@@ -2,7 +2,8 @@
  * The MLS layer (RFC 9420 via ts-mls 2.0). The only folder that imports ts-mls; nothing here logs.
  *
  * Member side: CallMember (the delivery-protocol client), MlsSession (one member's group state),
- * participant credentials and the credential-validation hook.
+ * participant credentials, key-service-issued recorder credentials and the credential-validation hook,
+ * consent statements signed with the leaf key.
  * Delivery-service side (used by keyservice/): KeyPackage parsing and validation, external proposal
  * signing, commit and Welcome inspection.
  * Shared: the delivery protocol's message union with its validating decoders.
@@ -15,9 +16,23 @@ export {
   type CallMemberErrorCode,
   type CallMemberEvents,
   type CallMemberOptions,
+  type ConsentReceipt,
+  type ConsentStatus,
   type DeliveryTransport,
   type EpochUpdate,
 } from './call-member.js';
+export {
+  CONSENT_STATEMENT_LABEL,
+  ConsentStatementError,
+  consentSignContent,
+  decodeConsentStatement,
+  encodeConsentStatement,
+  hashConsentText,
+  newConsentNonce,
+  verifyConsentSignature,
+  type ConsentDecision,
+  type ConsentStatement,
+} from './consent-statement.js';
 export { MLS_CIPHERSUITE_ID, MLS_CIPHERSUITE_NAME } from './ciphersuite.js';
 export { inspectCommit, inspectWelcome, type CommitSummary, type WelcomeSummary } from './commit-inspection.js';
 export { createAuthService, wellFormedCredentials, type AuthServiceOptions, type CredentialValidator } from './credential-validator.js';
@@ -30,10 +45,13 @@ export {
   encodeServerMessage,
   type ClientMessage,
   type CommitRejectReason,
+  type ConsentRefusalReason,
   type Decoded,
   type DeliveryErrorCode,
   type ProtocolError,
   type ProtocolErrorCode,
+  type RecordingPolicyNotice,
+  type RefusedWhat,
   type ServerMessage,
 } from './delivery-protocol.js';
 export { TypedEmitter } from './emitter.js';
@@ -53,9 +71,22 @@ export {
   decodeIdentity,
   encodeIdentity,
   identityProblem,
+  isIssuedRecorder,
   isParticipantIdentity,
   type ChaperoneIdentity,
+  type IssuedRecorderIdentity,
   type KeyServiceIdentity,
   type MemberKind,
   type ParticipantIdentity,
+  type RecorderIssuance,
 } from './participant-credential.js';
+export {
+  RECORDER_CREDENTIAL_CLOCK_SKEW_SEC,
+  RECORDER_CREDENTIAL_LABEL,
+  issueRecorderCredential,
+  recorderCredentialProblem,
+  recorderCredentialSignContent,
+  type RecorderCheckContext,
+  type RecorderCredentialRequest,
+} from './recorder-credential.js';
+export { MemberSignatureKeys } from './signature-keys.js';

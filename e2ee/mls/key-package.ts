@@ -4,6 +4,7 @@ import {
   createGroup,
   defaultProposalTypes,
   generateKeyPackage,
+  generateKeyPackageWithKey,
   makeKeyPackageRef,
   protocolVersions,
   wireformats,
@@ -14,6 +15,8 @@ import { MLS_CIPHERSUITE_ID, mlsCipherSuite } from './ciphersuite.js';
 import { createAuthService, type CredentialValidator } from './credential-validator.js';
 import { fromLibraryError, MlsSessionError } from './errors.js';
 import { decodeMlsMessage, encodeMlsMessage } from './mls-message.js';
+import type { MemberSignatureKeys } from './signature-keys.js';
+import type { ExternalSenderInfo } from './external-sender.js';
 import {
   identityFromCredential,
   isParticipantIdentity,
@@ -36,10 +39,24 @@ export class MemberKeyPackage {
     /** @internal */ readonly privateKeys: PrivateKeyPackage,
   ) {}
 
-  static async generate(identity: ParticipantIdentity): Promise<MemberKeyPackage> {
+  /**
+   * A fresh KeyPackage. `signatureKeys` are required for an issued recorder identity, whose credential is
+   * bound to them (recorder-credential.ts); otherwise a fresh signature key pair is generated.
+   */
+  static async generate(identity: ParticipantIdentity, signatureKeys?: MemberSignatureKeys): Promise<MemberKeyPackage> {
     const cs = await mlsCipherSuite();
     const credential = participantCredential(identity);
-    const { publicPackage, privatePackage } = await generateKeyPackage({ credential, cipherSuite: cs });
+    if (identity.issuance !== undefined && signatureKeys === undefined) {
+      throw new MlsSessionError('bad-argument', 'an issued recorder credential needs the signature keys it was issued for');
+    }
+    const { publicPackage, privatePackage } =
+      signatureKeys === undefined
+        ? await generateKeyPackage({ credential, cipherSuite: cs })
+        : await generateKeyPackageWithKey({
+            credential,
+            cipherSuite: cs,
+            signatureKeyPair: { publicKey: signatureKeys.publicKey, signKey: signatureKeys.signKey },
+          });
     const message = encodeMlsMessage({ version: protocolVersions.mls10, wireformat: wireformats.mls_key_package, keyPackage: publicPackage });
     return new MemberKeyPackage({ ...identity }, message, publicPackage, privatePackage);
   }
@@ -88,7 +105,15 @@ export async function parseKeyPackage(bytes: Uint8Array): Promise<ReceivedKeyPac
 export class KeyPackageValidator {
   private probe: Promise<{ state: ClientState; authService: AuthenticationService }> | undefined;
 
-  constructor(private readonly validator?: CredentialValidator) {}
+  /**
+   * `keyService` is the external sender whose signature recorder credentials must carry (the key service
+   * passes its own); without it every recorder KeyPackage is refused. Room and group binding of recorder
+   * credentials are the caller's to check (the probe group is not the call's group).
+   */
+  constructor(
+    private readonly validator?: CredentialValidator,
+    private readonly keyService?: ExternalSenderInfo,
+  ) {}
 
   async validate(received: ReceivedKeyPackage): Promise<void> {
     const cs = await mlsCipherSuite();
@@ -107,7 +132,11 @@ export class KeyPackageValidator {
   private probeGroup(): Promise<{ state: ClientState; authService: AuthenticationService }> {
     this.probe ??= (async () => {
       const cs = await mlsCipherSuite();
-      const authService = createAuthService(this.validator === undefined ? {} : { validator: this.validator });
+      const keyService = this.keyService;
+      const authService = createAuthService({
+        ...(this.validator === undefined ? {} : { validator: this.validator }),
+        ...(keyService === undefined ? {} : { keyService: () => keyService }),
+      });
       const own = await MemberKeyPackage.generate({ id: 'key-package-probe', kind: 'participant', name: 'probe' });
       const state = await createGroup({
         context: { cipherSuite: cs, authService },

@@ -7,16 +7,16 @@ import { MemberKeyPackage, parseKeyPackage, KeyPackageValidator } from './key-pa
 import { MlsSession } from './mls-session.js';
 import { MlsSessionError } from './errors.js';
 import type { ParticipantIdentity } from './participant-credential.js';
-import { testKeyService, type TestKeyService } from './test-fixtures.js';
+import { testKeyService, testRecorder, type TestKeyService } from './test-fixtures.js';
+import type { MemberSignatureKeys } from './signature-keys.js';
 
 const alice: ParticipantIdentity = { id: 'p-alice', kind: 'participant', name: 'Alice' };
 const bob: ParticipantIdentity = { id: 'p-bob', kind: 'participant', name: 'Bob' };
 const carol: ParticipantIdentity = { id: 'p-carol', kind: 'participant', name: 'Carol' };
-const recorder: ParticipantIdentity = { id: 'rec-1', kind: 'recorder', name: 'Chaperone recorder' };
 const groupId = Uint8Array.of(1, 2, 3, 4);
 
-async function addByExternalProposal(ks: TestKeyService, members: MlsSession[], joiner: ParticipantIdentity) {
-  const kp = await MemberKeyPackage.generate(joiner);
+async function addByExternalProposal(ks: TestKeyService, members: MlsSession[], joiner: ParticipantIdentity, keys?: MemberSignatureKeys) {
+  const kp = await MemberKeyPackage.generate(joiner, keys);
   const received = await parseKeyPackage(kp.message);
   const epoch = members[0]!.epoch;
   const proposal = await createExternalProposal({ groupId, epoch, proposal: { kind: 'add', keyPackage: received }, signer: ks.signer });
@@ -74,7 +74,8 @@ describe('MlsSession', () => {
   it('a removed member cannot follow the group: it has no state, and cannot compute the healed epoch', async () => {
     const a = await MlsSession.create({ groupId, keyPackage: await MemberKeyPackage.generate(alice), keyService: ks.info });
     const b = await addByExternalProposal(ks, [a], bob);
-    const r = await addByExternalProposal(ks, [a, b], recorder);
+    const recorder = await testRecorder(ks, groupId);
+    const r = await addByExternalProposal(ks, [a, b], recorder.identity, recorder.keys);
     const lastKeyOfRecorder = await r.exportSFrameBaseKey();
     // A malicious recorder keeps a copy of its state to keep trying after removal.
     const hostile = await MlsSession.load(r.save());
@@ -108,7 +109,8 @@ describe('MlsSession', () => {
     const cs = await mlsCipherSuite();
     const a = await MlsSession.create({ groupId, keyPackage: await MemberKeyPackage.generate(alice), keyService: ks.info });
     const b = await addByExternalProposal(ks, [a], bob);
-    const r = await addByExternalProposal(ks, [a, b], recorder);
+    const recorder = await testRecorder(ks, groupId);
+    const r = await addByExternalProposal(ks, [a, b], recorder.identity, recorder.keys);
     const stateOf = (m: MlsSession) => (m as unknown as { state: ClientState }).state;
     const context = { cipherSuite: cs, authService: unsafeTestingAuthenticationService };
     const exporter = (state: ClientState) => mlsExporter(state.keySchedule.exporterSecret, 'SFrame 1.0 Base Key', new Uint8Array(0), 16, cs);
@@ -168,6 +170,28 @@ describe('MlsSession', () => {
     }
   });
 
+  it('commits only the proposals the delivery service asks for', async () => {
+    const a = await MlsSession.create({ groupId, keyPackage: await MemberKeyPackage.generate(alice), keyService: ks.info });
+    const b = await addByExternalProposal(ks, [a], bob);
+    const add = await createExternalProposal({
+      groupId,
+      epoch: 1n,
+      proposal: { kind: 'add', keyPackage: await parseKeyPackage((await MemberKeyPackage.generate(carol)).message) },
+      signer: ks.signer,
+    });
+    await a.processMessage(add.message);
+    await b.processMessage(add.message);
+    // The service withdrew the Add (e.g. a revocation arrived): an empty request commits nothing of it.
+    const none = (await a.createCommit([]))!;
+    expect(inspectCommit(none.commit)).toMatchObject({ proposalRefs: [], hasPath: true });
+    expect(none.welcome).toBeUndefined();
+    const all = (await a.createCommit([add.ref]))!;
+    expect(inspectCommit(all.commit).proposalRefs).toEqual([add.ref]);
+    // An unknown ref is ignored: the member commits what it holds of the request.
+    const unknown = (await a.createCommit([Buffer.alloc(32, 9).toString('base64')]))!;
+    expect(inspectCommit(unknown.commit).proposalRefs).toEqual([]);
+  });
+
   it('refuses a proposal signed by any key other than the key service', async () => {
     const a = await MlsSession.create({ groupId, keyPackage: await MemberKeyPackage.generate(alice), keyService: ks.info });
     const impostor = await testKeyService('impostor');
@@ -215,25 +239,28 @@ describe('MlsSession', () => {
     const loaded = await MlsSession.load(a.save(), { validator: { validateMember: (id) => (seen.push(id.id), id.id !== 'p-bob') } });
     expect(loaded.roster()).toEqual(a.roster());
     expect(await loaded.exportSFrameBaseKey()).toEqual(await a.exportSFrameBaseKey());
-    // Bob's credential is refused by the re-attached validator when the Add is committed.
+    // Bob's credential is refused by the re-attached validator as soon as his Add is proposed.
     const kp = await parseKeyPackage((await MemberKeyPackage.generate(bob)).message);
     const proposal = await createExternalProposal({ groupId, epoch: 0n, proposal: { kind: 'add', keyPackage: kp }, signer: ks.signer });
-    await loaded.processMessage(proposal.message);
-    await expect(loaded.createCommit()).rejects.toBeInstanceOf(MlsSessionError);
+    await expect(loaded.processMessage(proposal.message)).rejects.toMatchObject({ name: 'MlsSessionError', code: 'invalid-credential' });
+    expect(loaded.pendingProposals).toBe(0);
     expect(seen).toContain('p-bob');
     await expect(MlsSession.load(Uint8Array.of(1, 0, 5))).rejects.toMatchObject({ code: 'malformed-message' });
   });
 
   it('parses and validates KeyPackages like members do', async () => {
-    const kp = await MemberKeyPackage.generate(recorder);
+    const recorder = await testRecorder(ks, groupId);
+    const kp = await MemberKeyPackage.generate(recorder.identity, recorder.keys);
     const received = await parseKeyPackage(kp.message);
-    expect(received.identity).toEqual(recorder);
-    await new KeyPackageValidator().validate(received);
-    await expect(new KeyPackageValidator({ validateMember: () => false }).validate(received)).rejects.toBeInstanceOf(MlsSessionError);
+    expect(received.identity).toEqual(recorder.identity);
+    await new KeyPackageValidator(undefined, ks.info).validate(received);
+    // Without the key service to check the issuer against, a recorder is refused.
+    await expect(new KeyPackageValidator().validate(received)).rejects.toBeInstanceOf(MlsSessionError);
+    await expect(new KeyPackageValidator({ validateMember: () => false }, ks.info).validate(received)).rejects.toBeInstanceOf(MlsSessionError);
     const tampered = kp.message.slice();
     tampered[tampered.length - 5]! ^= 1; // inside the KeyPackage signature
     const bad = await parseKeyPackage(tampered);
-    await expect(new KeyPackageValidator().validate(bad)).rejects.toBeInstanceOf(MlsSessionError);
+    await expect(new KeyPackageValidator(undefined, ks.info).validate(bad)).rejects.toBeInstanceOf(MlsSessionError);
     await expect(parseKeyPackage(Uint8Array.of(0, 1, 0, 5, 9))).rejects.toMatchObject({ code: 'malformed-message' });
     await expect(parseKeyPackage(new Uint8Array([...kp.message, 0]))).rejects.toMatchObject({ code: 'malformed-message' });
     expect(MLS_CIPHERSUITE_ID).toBe(1);

@@ -1,4 +1,4 @@
-import type { AuthenticationService, ClientState, IncomingMessageCallback, MlsContext, ProposalWithSender } from 'ts-mls';
+import type { AuthenticationService, ClientState, Credential, IncomingMessageCallback, MlsContext, ProposalWithSender } from 'ts-mls';
 import {
   clientStateDecoder,
   clientStateEncoder,
@@ -16,7 +16,7 @@ import {
   zeroOutUint8Array,
 } from 'ts-mls';
 import { SFRAME_MLS_EXPORTER_LABEL, sframeBaseKeyLength, DEFAULT_SFRAME_SUITE } from '../keys/constants.js';
-import { concatBytes } from './bytes.js';
+import { bytesEqual, concatBytes } from './bytes.js';
 import { mlsCipherSuite } from './ciphersuite.js';
 import { createAuthService, type CredentialValidator } from './credential-validator.js';
 import { fromLibraryError, MlsSessionError } from './errors.js';
@@ -24,7 +24,9 @@ import { checkGroupExternalSender, externalSendersExtensions, type ExternalSende
 import { KEY_SERVICE_SENDER_INDEX } from './external-proposal.js';
 import type { MemberKeyPackage } from './key-package.js';
 import { decodeMlsMessage, encodeMlsMessage } from './mls-message.js';
-import { decodeIdentity, encodeIdentity, identityFromCredential, isParticipantIdentity, type MemberKind } from './participant-credential.js';
+import { decodeIdentity, encodeIdentity, identityFromCredential, isIssuedRecorder, isParticipantIdentity, type MemberKind } from './participant-credential.js';
+import { consentSignContent } from './consent-statement.js';
+import { recorderCredentialProblem } from './recorder-credential.js';
 import { vector } from './tls.js';
 
 /**
@@ -51,6 +53,11 @@ import { vector } from './tls.js';
  *      the removed member can compute).
  * A committer also never combines a path-less Remove with an Add: it commits the Removes alone first.
  * When ts-mls emits the path itself, none of this triggers and a single commit does it all.
+ *
+ * Membership is fixed per leaf: a commit's UpdatePath may refresh the committer's HPKE keys but not
+ * change its credential or signature key (RFC 9420 §7.3 allows both; this profile does not), so nobody
+ * becomes a recorder — or stops being one — except by the key service's Add and Remove. Recorder
+ * credentials must be issued by the key service for this very group (recorder-credential.ts).
  */
 
 export interface RosterEntry {
@@ -58,6 +65,8 @@ export interface RosterEntry {
   id: string;
   kind: MemberKind;
   name: string;
+  /** A recorder's purpose, as the key service issued it (recorders only). */
+  purpose?: string;
 }
 
 export interface MlsSessionOptions {
@@ -97,12 +106,13 @@ export class MlsSession {
     state: ClientState,
     healed: boolean,
     private readonly keyService: ExternalSenderInfo,
-    authService: AuthenticationService,
+    auth: SessionAuth,
     cipherSuite: MlsContext['cipherSuite'],
   ) {
     this.state = state;
     this.healedEpoch = healed;
-    this.context = { cipherSuite, authService };
+    auth.group.groupId = state.groupContext.groupId;
+    this.context = { cipherSuite, authService: auth.service };
   }
 
   /** Creates a new group (epoch 0) whose only external sender is the key service (RFC 9420 §11). */
@@ -110,11 +120,12 @@ export class MlsSession {
     const { groupId, keyPackage, keyService } = params;
     if (!(groupId instanceof Uint8Array) || groupId.length === 0) throw new MlsSessionError('bad-argument', 'groupId must be non-empty bytes');
     const cs = await mlsCipherSuite();
-    const authService = authServiceFor(params);
+    const auth = authServiceFor(params);
+    auth.group.groupId = groupId;
     let state: ClientState;
     try {
       state = await createGroup({
-        context: { cipherSuite: cs, authService },
+        context: { cipherSuite: cs, authService: auth.service },
         groupId,
         keyPackage: keyPackage.keyPackage,
         privateKeyPackage: keyPackage.privateKeys,
@@ -123,7 +134,7 @@ export class MlsSession {
     } catch (error) {
       throw fromLibraryError(error, 'create group', 'invalid-group');
     }
-    return new MlsSession(state, true, keyService, authService, cs);
+    return new MlsSession(state, true, keyService, auth, cs);
   }
 
   /**
@@ -136,11 +147,11 @@ export class MlsSession {
     const message = decodeMlsMessage(params.welcome);
     if (message.wireformat !== wireformats.mls_welcome) throw new MlsSessionError('malformed-message', 'not a Welcome');
     const cs = await mlsCipherSuite();
-    const authService = authServiceFor(params);
+    const auth = authServiceFor(params); // group unknown until the Welcome is opened: checked below
     let state: ClientState;
     try {
       state = await joinGroup({
-        context: { cipherSuite: cs, authService },
+        context: { cipherSuite: cs, authService: auth.service },
         welcome: message.welcome,
         keyPackage: keyPackage.keyPackage,
         privateKeys: keyPackage.privateKeys,
@@ -149,8 +160,23 @@ export class MlsSession {
       throw fromLibraryError(error, 'join group', 'invalid-credential');
     }
     checkGroupExternalSender(state.groupContext.extensions, keyService);
+    // Recorder credentials were checked while joining without the group id: now with it.
+    for (const node of state.ratchetTree) {
+      if (node === undefined || node.nodeType !== nodeTypes.leaf) continue;
+      const identity = identityFromCredential(node.leaf.credential);
+      if (!isIssuedRecorder(identity)) continue;
+      const problem = await recorderCredentialProblem(identity, node.leaf.signaturePublicKey, {
+        keyService,
+        groupId: state.groupContext.groupId,
+        nowSec: Math.floor(Date.now() / 1000),
+      });
+      if (problem !== undefined) {
+        wipe(state);
+        throw new MlsSessionError('invalid-credential', problem);
+      }
+    }
     // The delivery service admits joiners only into healed epochs (see the class comment).
-    return new MlsSession(state, true, keyService, authService, cs);
+    return new MlsSession(state, true, keyService, auth, cs);
   }
 
   /**
@@ -183,8 +209,8 @@ export class MlsSession {
     if (decoded === undefined || offset + decoded[1] !== bytes.length) throw new MlsSessionError('malformed-message', 'saved MLS state does not decode');
     const keyService: ExternalSenderInfo = { signaturePublicKey, identity };
     const cs = await mlsCipherSuite();
-    const authService = authServiceFor({ keyService, ...(options.validator === undefined ? {} : { validator: options.validator }) });
-    return new MlsSession(decoded[0], healed, keyService, authService, cs);
+    const auth = authServiceFor({ keyService, ...(options.validator === undefined ? {} : { validator: options.validator }) });
+    return new MlsSession(decoded[0], healed, keyService, auth, cs);
   }
 
   /**
@@ -236,7 +262,9 @@ export class MlsSession {
       if (node === undefined || node.nodeType !== nodeTypes.leaf) return;
       const identity = identityFromCredential(node.leaf.credential); // validated on the way in
       if (!isParticipantIdentity(identity)) return;
-      entries.push({ leafIndex: nodeIndex / 2, id: identity.id, kind: identity.kind, name: identity.name });
+      const entry: RosterEntry = { leafIndex: nodeIndex / 2, id: identity.id, kind: identity.kind, name: identity.name };
+      if (isIssuedRecorder(identity)) entry.purpose = identity.issuance.purpose;
+      entries.push(entry);
     });
     return entries;
   }
@@ -277,6 +305,14 @@ export class MlsSession {
       if (type !== defaultProposalTypes.add && type !== defaultProposalTypes.remove) {
         throw new MlsSessionError('refused-proposal', 'the key service may propose only Add or Remove');
       }
+      // RFC 9420 §5.3.1: validate the joiner's credential now, not only when committing, so a refused
+      // joiner (e.g. a recorder the key service did not issue for this group) never enters a commit.
+      if (content.proposal.proposalType === defaultProposalTypes.add && 'add' in content.proposal) {
+        const leaf = content.proposal.add.keyPackage.leafNode;
+        if (!(await this.context.authService.validateCredential(leaf.credential, leaf.signaturePublicKey))) {
+          throw new MlsSessionError('invalid-credential', "the proposed member's credential is refused");
+        }
+      }
       let result;
       try {
         result = await processMessageWith(this.context, state, message);
@@ -290,6 +326,18 @@ export class MlsSession {
     if (content.contentType !== contentTypes.commit) throw new MlsSessionError('malformed-message', 'application data is not expected here');
     if (content.sender.senderType !== senderTypes.member) throw new MlsSessionError('refused-commit', 'commits must come from members');
     const hasPath = content.commit.path !== undefined;
+    if (content.commit.path !== undefined) {
+      const current = state.ratchetTree[content.sender.leafIndex * 2];
+      const next = content.commit.path.leafNode;
+      if (
+        current === undefined ||
+        current.nodeType !== nodeTypes.leaf ||
+        !bytesEqual(current.leaf.signaturePublicKey, next.signaturePublicKey) ||
+        !sameCredential(current.leaf.credential, next.credential)
+      ) {
+        throw new MlsSessionError('refused-commit', "a commit may not change the committer's credential or signature key");
+      }
+    }
     let refusal: string | undefined;
     let covers = { adds: 0, removes: 0 };
     const callback: IncomingMessageCallback = (incoming) => {
@@ -316,11 +364,16 @@ export class MlsSession {
    * Welcome's GroupInfo, without applying it: call `applyCommit` once the delivery service accepts it,
    * or drop it if another member's commit won the epoch. Returns undefined when this member should not
    * commit (its own removal is pending: §12.2 forbids committing it).
+   *
+   * `proposalRefs` (base64 ProposalRefs) limits the commit to the proposals the delivery service asked
+   * for: it may withdraw a proposal (e.g. the recorder's Add after a revocation) or order Removes before
+   * Adds. Without it, every pending proposal is committed.
    */
-  async createCommit(): Promise<PendingCommit | undefined> {
+  async createCommit(proposalRefs?: readonly string[]): Promise<PendingCommit | undefined> {
     const state = this.requireState();
     const own = state.privatePath.leafIndex;
-    const pending = Object.entries(state.unappliedProposals);
+    const wanted = proposalRefs === undefined ? undefined : new Set(proposalRefs);
+    const pending = Object.entries(state.unappliedProposals).filter(([ref]) => wanted === undefined || wanted.has(ref));
     if (pending.some(([, p]) => p.proposal.proposalType === defaultProposalTypes.remove && 'remove' in p.proposal && p.proposal.remove.removed === own)) {
       return undefined;
     }
@@ -349,6 +402,15 @@ export class MlsSession {
     const state = this.requireState();
     if (pending.epoch !== state.groupContext.epoch) throw new MlsSessionError('stale-epoch', 'the pending commit is for another epoch');
     return this.adopt(pending.newState, pending.healed, pending.consumed);
+  }
+
+  /**
+   * Signs an encoded consent statement with this member's leaf signature key (consent-statement.ts), so
+   * the key service can verify it against the leaf it tracks for this member.
+   */
+  async signConsentStatement(statementBytes: Uint8Array): Promise<Uint8Array> {
+    const state = this.requireState();
+    return this.context.cipherSuite.signature.sign(state.signaturePrivateKey, consentSignContent(statementBytes));
   }
 
   /** Forgets the group and zeroes the secrets this session held. */
@@ -397,9 +459,26 @@ export class MlsSession {
   }
 }
 
-function authServiceFor(options: { keyService: ExternalSenderInfo; validator?: CredentialValidator }): AuthenticationService {
+interface SessionAuth {
+  service: AuthenticationService;
+  /** The group recorder credentials must name; set once known. */
+  group: { groupId: Uint8Array | undefined };
+}
+
+function authServiceFor(options: { keyService: ExternalSenderInfo; validator?: CredentialValidator }): SessionAuth {
   const keyService = options.keyService;
-  return createAuthService({ keyService: () => keyService, ...(options.validator === undefined ? {} : { validator: options.validator }) });
+  const group: SessionAuth['group'] = { groupId: undefined };
+  const service = createAuthService({
+    keyService: () => keyService,
+    groupId: () => group.groupId,
+    ...(options.validator === undefined ? {} : { validator: options.validator }),
+  });
+  return { service, group };
+}
+
+function sameCredential(a: Credential, b: Credential): boolean {
+  if (a.credentialType !== b.credentialType || !('identity' in a) || !('identity' in b)) return false;
+  return bytesEqual(a.identity, b.identity);
 }
 
 async function processMessageWith(

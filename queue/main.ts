@@ -1,0 +1,26 @@
+import { createSealServices, loadSealConfig } from './config.js';
+import { ConfigError } from './errors.js';
+import { createLogger } from './logger.js';
+import { installSignalHandlers, startSealWorkers } from './workers.js';
+
+/**
+ * The sealing pipeline service: `CHAPERONE_SEAL_CONFIG=/etc/chaperone/seal.json node dist/node/seal-worker.mjs`.
+ * Refuses to start on invalid configuration (exit 2, the field named). SIGTERM drains, SIGINT aborts.
+ */
+const bootLogger = createLogger();
+let config;
+try {
+  config = await loadSealConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    bootLogger.error({ code: error.code, field: error.field }, error.message);
+    process.exit(2);
+  }
+  throw error;
+}
+const built = await createSealServices(config);
+const workers = startSealWorkers(built.services, built.workerOptions);
+built.services.logger.info({ mode: config.mode, prefix: config.redis.prefix, keyRoot: built.services.keyRoot.kind }, 'sealing workers started');
+installSignalHandlers(workers, built.services.logger, (code) => {
+  void built.close().finally(() => process.exit(code));
+});

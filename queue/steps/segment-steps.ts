@@ -1,0 +1,123 @@
+import { PassThrough, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { getSegment, markHashed, markStored, markVerified, type SegmentKey } from '../catalog.js';
+import { encryptingStream, HashingMeter, segmentObjectContext } from '../envelope.js';
+import { SealError } from '../errors.js';
+import { segmentObjectKey } from '../jobs.js';
+import { getOrCreateDataKey } from '../keys/data-keys.js';
+import { readBack } from '../read-back.js';
+import type { SealServices } from '../services.js';
+
+/**
+ * The three per-segment steps. Each reads the segment's catalog row first and returns at once if the row
+ * is already past it (a retry or a second worker after a stall changes nothing); each ends with one
+ * guarded catalog transition. Plaintext is only ever streamed: read in frame-sized chunks, hashed and/or
+ * encrypted, never held whole.
+ */
+
+export type StepOutcome = { done: true; skipped: boolean; bytes?: number };
+
+const SEGMENT_OBJECT_FORMAT = 'chaperone-segment/v1';
+
+/** hash-segment: SHA-256 and size of the spool file, recorded before anything else reads it. */
+export async function hashSegment(services: SealServices, key: SegmentKey): Promise<StepOutcome> {
+  const segment = await getSegment(services.pool, key);
+  if (segment.state !== 'spooled') return { done: true, skipped: true };
+  const { path } = await services.spool.resolve(key.recordingId, segment.spoolFile);
+  const meter = new HashingMeter();
+  await pipeline(services.spool.open(path, services.frameLengthBytes), meter, new Writable({ write: (_c, _e, cb) => cb() }));
+  await markHashed(services.pool, key, meter.sha256, meter.bytes);
+  return { done: true, skipped: false, bytes: meter.bytes };
+}
+
+/**
+ * store-segment: spool file → (SHA-256 check) → ESDK encrypt under the track key → (SHA-256 of the
+ * ciphertext) → S3 multipart upload. The plaintext check runs at the end of the stream: if the file is no
+ * longer what was hashed, the body errors, the upload is aborted and the failure is permanent.
+ */
+export async function storeSegment(services: SealServices, key: SegmentKey): Promise<StepOutcome> {
+  const { pool, store, keyRoot, spool, frameLengthBytes } = services;
+  const segment = await getSegment(pool, key);
+  if (segment.state === 'stored' || segment.state === 'verified') return { done: true, skipped: true };
+  if (segment.state !== 'hashed') throw new SealError('CHAP_SEAL_CATALOG_STATE', `segment ${key.recordingId}/${key.trackId}/${key.segmentNo} is ${segment.state}, expected hashed`, true);
+  const { path } = await spool.resolve(key.recordingId, segment.spoolFile);
+  const objectKey = segmentObjectKey(key.recordingId, key.trackId, key.segmentNo);
+  // A worker killed mid-upload leaves an open multipart upload of this key: abort it before starting again.
+  await store.abortIncompleteUploads(objectKey);
+  const dataKey = await getOrCreateDataKey(pool, keyRoot, 'track', key.recordingId, key.trackId);
+  try {
+    const expectedSha256 = segment.plaintextSha256!;
+    const expectedBytes = segment.plaintextBytes!;
+    const plaintext = new HashingMeter((meter) =>
+      meter.bytes !== expectedBytes || meter.sha256 !== expectedSha256
+        ? new SealError(
+            'CHAP_SEAL_HASH_MISMATCH',
+            `spool file ${key.recordingId}/${segment.spoolFile} changed after it was hashed (${meter.bytes} bytes, SHA-256 ${meter.sha256}; recorded ${expectedBytes} bytes, ${expectedSha256}); nothing was stored and the spool is kept`,
+            true,
+          )
+        : undefined,
+    );
+    const ciphertext = new HashingMeter();
+    const body = new PassThrough();
+    const source = spool.open(path, frameLengthBytes);
+    const encrypt = encryptingStream(dataKey, segmentObjectContext(key.recordingId, key.trackId, key.segmentNo), { frameLength: frameLengthBytes });
+    const produced = pipeline(source, plaintext, encrypt, ciphertext, body);
+    const uploaded = store.putStream(objectKey, body, { 'chaperone-format': SEGMENT_OBJECT_FORMAT });
+    // Whichever fails first decides; the other side is torn down so no file handle or socket leaks.
+    const [producedResult, uploadedResult] = await Promise.allSettled([produced.catch((error) => {
+      body.destroy(error);
+      throw error;
+    }), uploaded.catch((error) => {
+      source.destroy();
+      throw error;
+    })]);
+    // A check of our own (hash mismatch) names the cause; else an upload failure does (the read side then
+    // only failed because it was torn down); a read failure alone is transient.
+    if (producedResult.status === 'rejected' && producedResult.reason instanceof SealError) throw producedResult.reason;
+    if (uploadedResult.status === 'rejected') throw uploadedResult.reason;
+    if (producedResult.status === 'rejected') {
+      const error = producedResult.reason as Error;
+      throw new SealError('CHAP_SEAL_SPOOL_MISSING', `reading ${key.recordingId}/${segment.spoolFile} failed: ${error.message}`, false, { cause: error });
+    }
+    const put = uploadedResult.value;
+    const recorded = await markStored(pool, key, {
+      ciphertextSha256: ciphertext.sha256,
+      ciphertextBytes: ciphertext.bytes,
+      objectKey,
+      objectVersionId: put.versionId,
+      objectEtag: put.etag,
+      sse: put.sse,
+      keyRef: dataKey.keyRef,
+    });
+    if (!recorded) services.logger.warn({ ...key, objectKey }, 'segment was stored by another run first; its catalog entry stands');
+    return { done: true, skipped: !recorded, bytes: plaintext.bytes };
+  } finally {
+    dataKey.dispose();
+  }
+}
+
+/** verify-segment: read the object back, decrypt it, and compare both hashes and sizes with the catalog. */
+export async function verifySegment(services: SealServices, key: SegmentKey, onProgress?: (bytes: number) => void): Promise<StepOutcome> {
+  const { pool, store, keyRoot } = services;
+  const segment = await getSegment(pool, key);
+  if (segment.state === 'verified') return { done: true, skipped: true };
+  if (segment.state !== 'stored') throw new SealError('CHAP_SEAL_CATALOG_STATE', `segment ${key.recordingId}/${key.trackId}/${key.segmentNo} is ${segment.state}, expected stored`, true);
+  const read = await readBack({
+    db: pool,
+    store,
+    keyRoot,
+    objectKey: segment.objectKey!,
+    versionId: segment.objectVersionId ?? undefined,
+    keyRef: segment.keyRef!,
+    expectedContext: segmentObjectContext(key.recordingId, key.trackId, key.segmentNo),
+    ...(onProgress ? { onProgress } : {}),
+  });
+  if (read.ciphertextSha256 !== segment.ciphertextSha256 || read.ciphertextBytes !== segment.ciphertextBytes) {
+    throw new SealError('CHAP_SEAL_CIPHERTEXT_MISMATCH', `stored object ${segment.objectKey} is not the one uploaded (SHA-256 ${read.ciphertextSha256}, ${read.ciphertextBytes} bytes; uploaded ${segment.ciphertextSha256}, ${segment.ciphertextBytes} bytes)`, true);
+  }
+  if (read.plaintextSha256 !== segment.plaintextSha256 || read.plaintextBytes !== segment.plaintextBytes) {
+    throw new SealError('CHAP_SEAL_HASH_MISMATCH', `stored object ${segment.objectKey} decrypts to other bytes than the spool file hashed (SHA-256 ${read.plaintextSha256}; recorded ${segment.plaintextSha256})`, true);
+  }
+  await markVerified(pool, key);
+  return { done: true, skipped: false, bytes: read.plaintextBytes };
+}

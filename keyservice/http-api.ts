@@ -166,6 +166,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
   });
 
   app.addHook('onRequest', async (request: FastifyRequest) => {
+    if (request.is404) return; // no route: the not-found handler answers
     const rule = request.routeOptions.config.access;
     if (rule === undefined) throw new ApiError('forbidden', 'this route has no authorization rule');
     if ('public' in rule) return;

@@ -421,40 +421,55 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
     };
     if (g === undefined) return refuse('not-authorized', 'no call is in progress in this room', 'no-call');
     let issued: IssuedCredential | undefined;
+    let failure: unknown;
     await g.room.run(async () => {
-      const dispatch = g.dispatch;
-      if (dispatch === undefined || dispatch.jobId !== request.jobId) return refuse('no-dispatch', 'no record job with this id is waiting in this room', 'no-dispatch');
-      const auth = await this.authorization(g);
-      if (!auth.authorized) return refuse('not-authorized', 'recording is not authorized in this room now', auth.reason ?? 'not-authorized');
-      if (!g.room.isActive || hex(g.room.currentGroupId) !== dispatch.groupIdHex) return refuse('no-dispatch', 'the record job was for an earlier call', 'group-changed');
-      const present = g.room.memberViews().some((m) => m.kind === 'recorder') || g.room.joinerViews().some((j) => j.kind === 'recorder');
-      if (present) return refuse('no-dispatch', 'a recorder for this job is already in the call', 'recorder-present');
-      const policy = g.policy!;
-      const identity = await issueRecorderCredential(
-        {
-          id: request.recorderId,
-          name: this.recorderName,
-          room: roomId,
-          groupId: g.room.currentGroupId,
-          purpose: policy.purposeLabel,
-          notAfter: Math.floor(Date.now() / 1000) + this.credentialTtlSec,
-          leafSignaturePublicKey: request.signaturePublicKey,
-        },
-        this.options.signer,
-      );
-      dispatch.recorderId = request.recorderId;
-      dispatch.signatureKey = Buffer.from(request.signaturePublicKey).toString('base64');
-      this.options.audit.record({
-        event: 'recorder.credential-issued',
-        roomId,
-        subjectId: request.recorderId,
-        actor: { role: 'recorder', id: request.recorderId },
-        details: { jobId: dispatch.jobId, policyVersion: dispatch.policyVersion, notAfter: identity.issuance.notAfter },
-      });
-      issued = { identity, credential: encodeIdentity(identity), groupId: g.room.currentGroupId };
+      try {
+        issued = await this.issueInQueue(g, roomId, request, refuse);
+      } catch (error) {
+        failure = error;
+      }
     });
+    if (failure !== undefined) throw failure;
     if (issued === undefined) throw new ApiError('internal-error', 'the credential could not be issued');
     return issued;
+  }
+
+  private async issueInQueue(
+    g: GateRoom,
+    roomId: string,
+    request: { recorderId: string; jobId: string; signaturePublicKey: Uint8Array },
+    refuse: (code: 'not-authorized' | 'no-dispatch', message: string, reason: string) => never,
+  ): Promise<IssuedCredential> {
+    const dispatch = g.dispatch;
+    if (dispatch === undefined || dispatch.jobId !== request.jobId) return refuse('no-dispatch', 'no record job with this id is waiting in this room', 'no-dispatch');
+    const auth = await this.authorization(g);
+    if (!auth.authorized) return refuse('not-authorized', 'recording is not authorized in this room now', auth.reason ?? 'not-authorized');
+    if (!g.room.isActive || hex(g.room.currentGroupId) !== dispatch.groupIdHex) return refuse('no-dispatch', 'the record job was for an earlier call', 'group-changed');
+    const present = g.room.memberViews().some((m) => m.kind === 'recorder') || g.room.joinerViews().some((j) => j.kind === 'recorder');
+    if (present) return refuse('no-dispatch', 'a recorder for this job is already in the call', 'recorder-present');
+    const policy = g.policy!;
+    const identity = await issueRecorderCredential(
+      {
+        id: request.recorderId,
+        name: this.recorderName,
+        room: roomId,
+        groupId: g.room.currentGroupId,
+        purpose: policy.purposeLabel,
+        notAfter: Math.floor(Date.now() / 1000) + this.credentialTtlSec,
+        leafSignaturePublicKey: request.signaturePublicKey,
+      },
+      this.options.signer,
+    );
+    dispatch.recorderId = request.recorderId;
+    dispatch.signatureKey = Buffer.from(request.signaturePublicKey).toString('base64');
+    this.options.audit.record({
+      event: 'recorder.credential-issued',
+      roomId,
+      subjectId: request.recorderId,
+      actor: { role: 'recorder', id: request.recorderId },
+      details: { jobId: dispatch.jobId, policyVersion: dispatch.policyVersion, notAfter: identity.issuance.notAfter },
+    });
+    return { identity, credential: encodeIdentity(identity), groupId: g.room.currentGroupId };
   }
 
   // ---- evaluation -----------------------------------------------------------------------------------

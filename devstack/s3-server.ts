@@ -183,14 +183,19 @@ export async function startS3Server(options: { port: number; dir?: string; bucke
     region,
     buckets,
     dir,
-    credentials: { ...CREDENTIALS },
-    clientConfig: {
-      endpoint,
-      region,
-      credentials: { ...CREDENTIALS },
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
+    get credentials() {
+      return { ...CREDENTIALS };
+    },
+    // A fresh object on every read: the SDK writes into the credentials object it is given.
+    get clientConfig() {
+      return {
+        endpoint,
+        region,
+        credentials: { ...CREDENTIALS },
+        forcePathStyle: true as const,
+        requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+        responseChecksumValidation: 'WHEN_REQUIRED' as const,
+      };
     },
     capabilities: { sse: false, versioning: false, objectLock: false, verifiesSignatures: false, listMultipartUploads: 'launcher', abortMultipartUpload: 'launcher' },
     async listIncompleteUploads(bucket = buckets[0]!) {

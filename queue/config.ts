@@ -233,7 +233,7 @@ export interface BuiltServices {
 export async function createSealServices(config: Readonly<SealConfig>, options: { logger?: Logger } = {}): Promise<BuiltServices> {
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const kms = config.kms
-    ? new KMSClient({ region: config.kms.region, ...(config.kms.endpoint ? { endpoint: config.kms.endpoint } : {}), ...(config.kms.credentials ? { credentials: config.kms.credentials } : {}) })
+    ? new KMSClient({ region: config.kms.region, ...(config.kms.endpoint ? { endpoint: config.kms.endpoint } : {}), ...(config.kms.credentials ? { credentials: { ...config.kms.credentials } } : {}) })
     : undefined;
   const checksum = config.s3.checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   const s3 = new S3Client({
@@ -242,7 +242,8 @@ export async function createSealServices(config: Readonly<SealConfig>, options: 
     requestChecksumCalculation: checksum,
     responseChecksumValidation: checksum,
     ...(config.s3.endpoint ? { endpoint: config.s3.endpoint } : {}),
-    ...(config.s3.credentials ? { credentials: config.s3.credentials } : {}),
+    // Copies: the SDK writes into the credentials object, and the configuration is frozen.
+    ...(config.s3.credentials ? { credentials: { ...config.s3.credentials } } : {}),
   });
   let keyRoot: KeyRoot;
   if (config.keyRoot.kind === 'aws-kms') {

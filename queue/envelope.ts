@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type Duplex, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   AlgorithmSuiteIdentifier,
   buildClient,
@@ -96,4 +97,53 @@ export class HashingMeter extends Transform {
     if (this.digestHex === undefined) throw new Error('HashingMeter: stream has not ended');
     return this.digestHex;
   }
+}
+
+export interface EncryptionRun {
+  /** The ciphertext, to hand to the uploader. Errors (with the cause) if encryption fails or `check` refuses. */
+  output: Readable;
+  /** Resolves when all input is encrypted and checked; rejects with the first error. */
+  done: Promise<void>;
+  plaintext: HashingMeter;
+  ciphertext: HashingMeter;
+  /** Stops early (the consumer failed): stops reading the source and lets the encryptor finish on its own. */
+  abandon(): void;
+}
+
+/**
+ * Encrypts `source` while hashing both sides, shielded against a hazard of the Encryption SDK 5.0.2:
+ * its encrypt stream pipes two inner streams without an error callback, so destroying it before it has
+ * finished throws ERR_STREAM_PREMATURE_CLOSE as an uncaught exception (a crashed worker). So nothing here
+ * ever destroys it: a read error ends its input early, a consumer failure unpipes and drains its output,
+ * and the end-of-stream `check` (e.g. "the plaintext is what was hashed") runs after it has finished,
+ * failing `output` so that an upload is aborted instead of completed.
+ */
+export function encryptShielded(source: Readable, key: DataKey, context: Record<string, string>, options: { frameLength: number; check?: (plaintext: HashingMeter) => Error | undefined }): EncryptionRun {
+  const guard = new PassThrough({ highWaterMark: options.frameLength });
+  let readError: Error | undefined;
+  source.on('error', (error) => {
+    readError ??= error;
+    source.unpipe(guard);
+    guard.end();
+  });
+  source.pipe(guard);
+  const plaintext = new HashingMeter();
+  const ciphertext = new HashingMeter(() => readError ?? options.check?.(plaintext));
+  const output = new PassThrough();
+  const done = pipeline(guard, plaintext, encryptingStream(key, context, { frameLength: options.frameLength }), ciphertext);
+  ciphertext.pipe(output);
+  done.catch((error: Error) => output.destroy(error));
+  return {
+    output,
+    done,
+    plaintext,
+    ciphertext,
+    abandon() {
+      source.unpipe(guard);
+      source.destroy();
+      guard.end();
+      ciphertext.unpipe(output);
+      ciphertext.resume();
+    },
+  };
 }

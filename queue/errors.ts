@@ -70,10 +70,10 @@ export class ConfigError extends Error {
 }
 
 const KMS_PERMANENT: Record<string, [SealErrorCode, string]> = {
-  AccessDeniedException: ['CHAP_SEAL_KMS_ACCESS_DENIED', 'grant the pipeline role kms:GenerateDataKey and kms:Decrypt on the key'],
+  AccessDeniedException: ['CHAP_SEAL_KMS_ACCESS_DENIED', 'grant the pipeline role kms:GenerateDataKey, kms:Decrypt (and kms:Sign for manifests) on the key, then retry the recording'],
   DisabledException: ['CHAP_SEAL_KMS_KEY_DISABLED', 'enable the KMS key (EnableKey), then retry the recording'],
-  KMSInvalidStateException: ['CHAP_SEAL_KMS_KEY_PENDING_DELETION', 'cancel the key deletion (CancelKeyDeletion) and enable it, then retry'],
-  NotFoundException: ['CHAP_SEAL_KMS_KEY_NOT_FOUND', 'configure an existing key id or ARN'],
+  KMSInvalidStateException: ['CHAP_SEAL_KMS_KEY_PENDING_DELETION', 'cancel the key deletion (CancelKeyDeletion) and enable the key, then retry the recording'],
+  NotFoundException: ['CHAP_SEAL_KMS_KEY_NOT_FOUND', 'configure an existing key id or ARN (keyRoot.keyId / signer.keyId), then retry the recording'],
   InvalidCiphertextException: ['CHAP_SEAL_KMS_REFUSED', 'the wrapped key does not match its encryption context or KMS key'],
   IncorrectKeyException: ['CHAP_SEAL_KEY_ROOT_MISMATCH', 'the wrapped key was made under another KMS key than the one configured'],
   InvalidKeyUsageException: ['CHAP_SEAL_KMS_REFUSED', 'use a symmetric ENCRYPT_DECRYPT key for data keys and a SIGN_VERIFY key for manifests'],

@@ -1,15 +1,31 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { appendFile, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { CopyObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DisableKeyCommand, EnableKeyCommand, GetPublicKeyCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
+import { Redis } from 'ioredis';
+import { FlowProducer, Queue } from 'bullmq';
 import { readAudit } from '../audit/index.js';
+import { runChaperone } from '../cli/chaperone.js';
+import { waitFor } from '../devstack/wait-for.js';
+import { startRedisServer } from '../devstack/redis-server.js';
 import { enqueueSealRecording } from './contract.js';
 import { listSegments, listTracks } from './catalog.js';
+import { codeOfFailedReason } from './errors.js';
+import { destroyTrackKey } from './keys/data-keys.js';
 import { KmsKeyRoot } from './keys/key-root.js';
 import { verifyManifest, type RecordingManifest } from './manifest.js';
 import { segmentJobId, recordingJobId } from './jobs.js';
+import { ObjectStore } from './object-store.js';
+import { Spool } from './spool.js';
+import { startSealWorkers } from './workers.js';
+import { verifyRecording } from './verify-recording.js';
 import { spoolRecording, testMedia } from './testing/media.js';
 import { startSealTestStack, type SealTestStack } from './testing/stack.js';
-import { containsPlaintextRun, decryptBytes, dumpRedis, getObjectBytes, listObjectKeys, sealedAndReleased, waitForRecording } from './testing/inspect.js';
+import { containsPlaintextRun, decryptBytes, dumpRedis, failed, getObjectBytes, listObjectKeys, sealedAndReleased, waitForRecording } from './testing/inspect.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -161,4 +177,259 @@ describe('sealing pipeline (real Redis, PostgreSQL, s3rver, KMS double)', () => 
     const { rows } = await stack.pool.query('select count(*)::int as n from recording_keys where recording_id = $1', [request.recordingId]);
     expect(rows[0].n).toBe(3);
   });
+
+  test('KMS access denied or a disabled key: unrecoverable at once, reported in the catalog and audit log, spool kept', async () => {
+    const denied = await stack.kmsClient.send(new CreateKeyCommand({}));
+    const disabled = await stack.kmsClient.send(new CreateKeyCommand({}));
+    await stack.kmsClient.send(new DisableKeyCommand({ KeyId: disabled.KeyMetadata!.Arn! }));
+    stack.kms.denyAccess({ keyId: denied.KeyMetadata!.Arn!, operations: ['GenerateDataKey'] });
+    try {
+      for (const [keyArn, code] of [
+        [denied.KeyMetadata!.Arn!, 'CHAP_SEAL_KMS_ACCESS_DENIED'],
+        [disabled.KeyMetadata!.Arn!, 'CHAP_SEAL_KMS_KEY_DISABLED'],
+      ] as const) {
+        const prefix = stack.prefix();
+        const { request, recordingDir } = await spoolRecording(stack.spoolDir, { videoSegments: 'small' });
+        stack.workers(stack.services({ keyRoot: new KmsKeyRoot(stack.kmsClient, keyArn) }), prefix);
+        await enqueueSealRecording(stack.enqueuer(prefix), request);
+        const recording = await waitForRecording(stack.pool, request.recordingId, failed);
+        expect(recording).toMatchObject({ failureCode: code, manifest: null, spoolReleasedAt: null });
+        expect(recording.failureDetail).toMatch(/then retry the recording$/);
+        const queues = stack.queues(prefix);
+        const store = await queues.segment.getJob(segmentJobId('store-segment', { recordingId: request.recordingId, trackId: 't02-audio', segmentNo: 1 }));
+        await waitFor('store job failed', async () => (await store!.getState()) === 'failed');
+        const failedStore = await queues.segment.getJob(store!.id!);
+        expect(failedStore!.attemptsMade).toBe(1); // UnrecoverableError: no retry spent
+        expect(codeOfFailedReason(failedStore!.failedReason)).toBe(code);
+        await waitFor('recording job failed', async () => (await (await queues.recording.getJob(recordingJobId(request.recordingId)))!.getState()) === 'failed');
+        expect((await readdir(recordingDir)).sort()).toEqual(['t01-video-s01.webm', 't02-audio-s01.webm']);
+        expect((await listSegments(stack.pool, request.recordingId)).map((s) => s.state)).toEqual(['hashed', 'hashed']);
+        const audit = (await readAudit(stack.pool)).filter((e) => e.subjectId === request.recordingId && e.event === 'recording.seal-failed');
+        expect(audit[0]).toMatchObject({ outcome: 'failed', details: { code } });
+      }
+    } finally {
+      stack.kms.allowAccess();
+    }
+  });
+
+  test('a spool file that changes after hashing fails permanently: the upload is aborted, nothing stored, spool kept', async () => {
+    const prefix = stack.prefix();
+    const { request, recordingDir, originals } = await spoolRecording(stack.spoolDir, { videoSegments: 'big' });
+    // The second resolve of a file is the store step's: append to the file just before it is read again.
+    class TamperingSpool extends Spool {
+      private readonly seen = new Map<string, number>();
+      override async resolve(recordingId: string, file: string) {
+        const n = (this.seen.get(file) ?? 0) + 1;
+        this.seen.set(file, n);
+        if (n === 2 && file === 't01-video-s01.webm') await appendFile(join(recordingDir, file), 'tampered');
+        return super.resolve(recordingId, file);
+      }
+    }
+    stack.workers(stack.services({ spool: new TamperingSpool(stack.spoolDir) }), prefix);
+    await enqueueSealRecording(stack.enqueuer(prefix), request);
+    const recording = await waitForRecording(stack.pool, request.recordingId, failed);
+    expect(recording.failureCode).toBe('CHAP_SEAL_HASH_MISMATCH');
+    const video = (await listSegments(stack.pool, request.recordingId)).find((s) => s.trackId === 't01-video')!;
+    expect(video).toMatchObject({ state: 'hashed', failureCode: 'CHAP_SEAL_HASH_MISMATCH', objectKey: null, plaintextSha256: sha256(originals.get('t01-video-s01.webm')!) });
+    // The 8 MB file went up as a multipart upload; it was aborted, not completed.
+    expect(await listObjectKeys(stack.s3Client(), stack.bucket, `recordings/${request.recordingId}/t01-video/`)).toEqual([]);
+    expect((await stack.s3.listIncompleteUploads()).filter((u) => u.key.includes(request.recordingId))).toEqual([]);
+    expect(existsSync(join(recordingDir, 't01-video-s01.webm'))).toBe(true);
+  });
+
+  test('crypto-shredding: destroying a track key leaves every copy of the track unreadable; other tracks stay readable', async () => {
+    const prefix = stack.prefix();
+    const { request, originals } = await spoolRecording(stack.spoolDir, { videoSegments: 'small' });
+    const services = stack.services();
+    stack.workers(services, prefix);
+    await enqueueSealRecording(stack.enqueuer(prefix), request);
+    await waitForRecording(stack.pool, request.recordingId, sealedAndReleased);
+    const segments = await listSegments(stack.pool, request.recordingId);
+    const video = segments.find((s) => s.trackId === 't01-video')!;
+    const audio = segments.find((s) => s.trackId === 't02-audio')!;
+    const client = stack.s3Client();
+    // Copies: a second object (a replica or backup in the bucket) and bytes kept outside S3.
+    const backupKey = `backup/${video.objectKey}`;
+    await client.send(new CopyObjectCommand({ Bucket: stack.bucket, Key: backupKey, CopySource: `${stack.bucket}/${video.objectKey}` }));
+    const offline = await getObjectBytes(client, stack.bucket, video.objectKey!);
+    expect((await decryptBytes(stack.pool, services.keyRoot, video.keyRef!, offline)).equals(originals.get(video.spoolFile)!)).toBe(true);
+    // Only the track key can open the object: its header holds no KMS-wrapped key.
+    expect(offline.includes(Buffer.from('chaperone'))).toBe(true);
+    expect(offline.includes(Buffer.from('aws-kms'))).toBe(false);
+
+    expect(await destroyTrackKey(stack.pool, request.recordingId, 't01-video', { role: 'records-officer', id: 'officer-17' })).toBe(true);
+    expect(await destroyTrackKey(stack.pool, request.recordingId, 't01-video', { role: 'records-officer', id: 'officer-17' })).toBe(false);
+    for (const copy of [await getObjectBytes(client, stack.bucket, video.objectKey!), await getObjectBytes(client, stack.bucket, backupKey), offline]) {
+      await expect(decryptBytes(stack.pool, services.keyRoot, video.keyRef!, copy)).rejects.toMatchObject({ code: 'CHAP_SEAL_KEY_DESTROYED' });
+      // No other key of the recording opens it either.
+      for (const other of [audio.keyRef!, ...(await stack.pool.query(`select key_ref from recording_keys where recording_id = $1 and wrapped_key is not null`, [request.recordingId])).rows.map((r) => r.key_ref as string)]) {
+        await expect(decryptBytes(stack.pool, services.keyRoot, other, copy)).rejects.toThrow();
+      }
+    }
+    expect((await decryptBytes(stack.pool, services.keyRoot, audio.keyRef!, await getObjectBytes(client, stack.bucket, audio.objectKey!))).equals(originals.get(audio.spoolFile)!)).toBe(true);
+    const report = await verifyRecording({ db: stack.pool, store: services.store, keyRoot: services.keyRoot }, request.recordingId);
+    expect(report.ok).toBe(false);
+    expect(report.segments.map((s) => [s.trackId, s.ok])).toEqual([
+      ['t01-video', false],
+      ['t02-audio', true],
+    ]);
+    expect(report.segments[0]!.problems.join()).toContain('CHAP_SEAL_KEY_DESTROYED');
+    const audit = (await readAudit(stack.pool)).filter((e) => e.subjectId === request.recordingId && e.event === 'recording.key-destroyed');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ actorRole: 'records-officer', details: { trackId: 't01-video', keyRef: video.keyRef } });
+  });
+
+  test('chaperone verify: a clear report with progress on stderr; an altered object or manifest fails and is named', async () => {
+    const prefix = stack.prefix();
+    const { request } = await spoolRecording(stack.spoolDir, { videoSegments: 'big+small' });
+    stack.workers(stack.services(), prefix);
+    await enqueueSealRecording(stack.enqueuer(prefix), request);
+    await waitForRecording(stack.pool, request.recordingId, sealedAndReleased);
+    const dir = await mkdtemp(join(tmpdir(), 'chaperone-cli-'));
+    const configFile = join(dir, 'seal.json');
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        mode: 'development',
+        spoolDir: stack.spoolDir,
+        redis: { url: stack.redis.url },
+        database: { url: stack.postgres.url },
+        s3: { ...stack.s3.clientConfig, requestChecksumCalculation: undefined, responseChecksumValidation: undefined, checksums: 'when-required', bucket: stack.bucket },
+        kms: { region: stack.kms.region, endpoint: stack.kms.endpoint, credentials: stack.kms.credentials },
+        keyRoot: { kind: 'aws-kms', keyId: stack.rootKeyArn },
+        signer: { kind: 'aws-kms', keyId: stack.signingKeyArn },
+      }),
+    );
+    const run = async (...args: string[]) => {
+      let out = '';
+      let err = '';
+      const stdout = new Writable({ write: (c, _e, cb) => ((out += c), cb()) });
+      const stderr = new Writable({ write: (c, _e, cb) => ((err += c), cb()) });
+      const code = await runChaperone(args, { stdout, stderr, env: { CHAPERONE_SEAL_CONFIG: configFile } });
+      return { code, out, err };
+    };
+
+    const good = await run('verify', request.recordingId);
+    expect({ code: good.code, err: good.code === 0 ? "" : good.err }).toEqual({ code: 0, err: "" });
+    expect(good.out).toContain(`recording ${request.recordingId}: VERIFIED`);
+    expect(good.out).toContain(`signature valid (key ${stack.signingKeyArn}; signed by the configured key)`);
+    expect(good.out).toMatch(/ok +track t01-video segment 1 +7\.\d MiB/);
+    expect(good.out).toContain('3 segment(s)');
+    expect(good.err).toMatch(/verifying segment 1\/3 \(t01-video #1\)/);
+    expect(good.err.split('\n').length).toBeGreaterThan(4);
+
+    const json = await run('verify', request.recordingId, '--json');
+    expect(JSON.parse(json.out)).toMatchObject({ ok: true, manifest: { valid: true, trusted: true }, totals: { segments: 3 } });
+    expect(await run('verify')).toMatchObject({ code: 2 });
+    expect(await run('verify', 'no/such')).toMatchObject({ code: 2 });
+    expect((await run('verify', 'rec-unknown')).out).toContain('is not in the catalog');
+
+    // Alter one stored object: flip a byte in the middle of its ciphertext.
+    const audio = (await listSegments(stack.pool, request.recordingId)).find((s) => s.trackId === 't02-audio')!;
+    const client = stack.s3Client();
+    const bytes = await getObjectBytes(client, stack.bucket, audio.objectKey!);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    await client.send(new PutObjectCommand({ Bucket: stack.bucket, Key: audio.objectKey!, Body: bytes }));
+    const altered = await run('verify', request.recordingId);
+    expect(altered.code).toBe(1);
+    expect(altered.out).toContain(`recording ${request.recordingId}: FAILED`);
+    expect(altered.out).toMatch(/FAIL +track t02-audio segment 1/);
+    expect(altered.out).toContain('failed: t02-audio#1');
+    expect(altered.out).toMatch(/ok +track t01-video segment 1/);
+
+    // Alter the manifest in the catalog: the signature no longer covers it.
+    await stack.pool.query(`update recordings set manifest = replace(manifest, '"decryptFailures":2', '"decryptFailures":0') where recording_id = $1`, [request.recordingId]);
+    const forged = await run('verify', request.recordingId);
+    expect(forged.code).toBe(1);
+    expect(forged.out).toContain('manifest: INVALID');
+    expect(forged.out).toMatch(/differs from the signed/);
+    const verified = (await readAudit(stack.pool)).filter((e) => e.subjectId === request.recordingId && e.event === 'recording.verified').map((e) => e.outcome);
+    expect(verified).toEqual(['ok', 'ok', 'failed', 'failed']);
+  });
+
+  test('Redis restarted mid-flow (AOF): the jobs survive and the flow resumes to the same result', async () => {
+    const redisDir = await mkdtemp(join(tmpdir(), 'chaperone-redis-restart-'));
+    const port = stack.redis.port + 1000 > 65000 ? stack.redis.port - 1000 : stack.redis.port + 1000;
+    let redis = await startRedisServer({ port, dir: redisDir });
+    const prefix = stack.prefix();
+    // Hold every UploadPart until released, so the restart happens while a segment is mid-upload.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let hit!: () => void;
+    const hitGate = new Promise<void>((resolve) => (hit = resolve));
+    const s3Client = stack.s3Client((client) =>
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'UploadPartCommand') {
+            hit();
+            await released;
+          }
+          return next(args);
+        },
+        { step: 'initialize', name: 'holdUploadParts' },
+      ),
+    );
+    const services = stack.services();
+    const gated = { ...services, store: new ObjectStore({ client: s3Client, bucket: stack.bucket, partSizeBytes: 5 * 1024 * 1024, queueSize: 2, sseKmsKeyId: undefined, requireSse: false, logger: stack.logger }) };
+    const flows = new FlowProducer({ connection: { url: redis.url }, prefix });
+    const recordingQueue = new Queue('chaperone-seal-recording', { connection: { url: redis.url }, prefix });
+    flows.on('error', () => undefined);
+    recordingQueue.on('error', () => undefined);
+    const workers = startSealWorkers(gated, { connection: { url: redis.url }, prefix, backoffMaxMs: 2000 });
+    try {
+      const { request } = await spoolRecording(stack.spoolDir, { videoSegments: 'big' });
+      await enqueueSealRecording({ pool: stack.pool, flows, retry: { attempts: 40, backoffBaseMs: 200 } }, request);
+      await hitGate;
+      await redis.kill('SIGTERM'); // a clean shutdown writes the AOF; the directory is kept
+      redis = await startRedisServer({ port, dir: redisDir });
+      const probe = new Redis(redis.url);
+      try {
+        // The flow is still there after the restart: the recording job waits for its children.
+        expect(await (await recordingQueue.getJob(recordingJobId(request.recordingId)))!.getState()).toBe('waiting-children');
+        await waitFor('workers reconnected', async () => (await workers.segment.getBackend().client).status === 'ready' && (await workers.recording.getBackend().client).status === 'ready');
+      } finally {
+        probe.disconnect();
+      }
+      release();
+      await waitForRecording(stack.pool, request.recordingId, sealedAndReleased);
+      expect(await (await recordingQueue.getJob(recordingJobId(request.recordingId)))!.getState()).toBe('completed');
+      const report = await verifyRecording({ db: stack.pool, store: services.store, keyRoot: services.keyRoot }, request.recordingId);
+      expect(report.ok).toBe(true);
+    } finally {
+      release();
+      await workers.close();
+      await flows.close();
+      await recordingQueue.close();
+      await redis.stop();
+    }
+  });
+
+  test('S3 unreachable for 30 s: retried with backoff, spool kept until verified, then sealed', async () => {
+    const prefix = stack.prefix();
+    const { request, recordingDir } = await spoolRecording(stack.spoolDir, { videoSegments: 'small' });
+    const queues = stack.queues(prefix);
+    stack.workers(stack.services(), prefix);
+    await stack.s3.pause();
+    const outageStartedAt = Date.now();
+    try {
+      await enqueueSealRecording(stack.enqueuer(prefix), request);
+      const storeId = segmentJobId('store-segment', { recordingId: request.recordingId, trackId: 't01-video', segmentNo: 1 });
+      await waitFor('store retried', async () => ((await queues.segment.getJob(storeId))?.attemptsMade ?? 0) >= 3, 20_000);
+      expect((await readdir(recordingDir)).sort()).toEqual(['t01-video-s01.webm', 't02-audio-s01.webm']);
+      expect((await listSegments(stack.pool, request.recordingId)).map((s) => s.state)).toEqual(['hashed', 'hashed']);
+      const stored = await queues.segment.getJob(storeId);
+      expect(['delayed', 'active', 'waiting']).toContain(await stored!.getState());
+      expect(codeOfFailedReason(stored!.failedReason)).toBe('CHAP_SEAL_S3_UNAVAILABLE');
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 30_000 - (Date.now() - outageStartedAt))));
+      expect(existsSync(join(recordingDir, 't01-video-s01.webm'))).toBe(true);
+    } finally {
+      await stack.s3.resume();
+    }
+    const recording = await waitForRecording(stack.pool, request.recordingId, sealedAndReleased, 20_000);
+    expect(recording.failureCode).toBeNull();
+    expect(existsSync(recordingDir)).toBe(false);
+    const store = await queues.segment.getJob(segmentJobId('store-segment', { recordingId: request.recordingId, trackId: 't01-video', segmentNo: 1 }));
+    expect(store!.attemptsMade).toBeGreaterThanOrEqual(5);
+    expect(await store!.getState()).toBe('completed');
+  }, 70_000);
 });

@@ -435,7 +435,10 @@ export async function startKmsDouble(options: KmsDoubleOptions): Promise<KmsDoub
     endpoint: `http://${host}:${port}`,
     region,
     accountId,
-    credentials: { ...credentials[0]! },
+    // A fresh object on every read: the SDK writes into the credentials object it is given.
+    get credentials() {
+      return { ...credentials[0]! };
+    },
     calls,
     clearCalls() {
       calls.length = 0;

@@ -1,6 +1,4 @@
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { PassThrough } from 'node:stream';
 import {
   getRecording,
   listSegments,
@@ -10,7 +8,7 @@ import {
   requireRecording,
   saveSealedManifest,
 } from '../catalog.js';
-import { ESDK_SUITE_NAME, encryptingStream, manifestObjectContext } from '../envelope.js';
+import { ESDK_SUITE_NAME, encryptShielded, manifestObjectContext } from '../envelope.js';
 import { SealError } from '../errors.js';
 import { manifestObjectKey } from '../jobs.js';
 import { getOrCreateDataKey } from '../keys/data-keys.js';
@@ -56,9 +54,12 @@ export async function sealRecording(services: SealServices, recordingId: string)
     const recordingKey = await getOrCreateDataKey(pool, keyRoot, 'recording', recordingId);
     try {
       const bundle = Buffer.from(JSON.stringify({ manifest: text, signature }), 'utf8');
-      const body = new PassThrough();
-      const produced = pipeline(Readable.from([bundle]), encryptingStream(recordingKey, manifestObjectContext(recordingId), { frameLength: frameLengthBytes }), body);
-      const [, put] = await Promise.all([produced, store.putStream(objectKey, body, { 'chaperone-format': 'chaperone-manifest/v1' })]);
+      const run = encryptShielded(Readable.from([bundle]), recordingKey, manifestObjectContext(recordingId), { frameLength: frameLengthBytes });
+      const uploaded = store.putStream(objectKey, run.output, { 'chaperone-format': 'chaperone-manifest/v1' }).catch((error: unknown) => {
+        run.abandon();
+        throw error;
+      });
+      const [, put] = await Promise.all([run.done, uploaded]);
       logger.info({ recordingId, objectKey, sse: put.sse }, 'manifest copy stored');
     } finally {
       recordingKey.dispose();

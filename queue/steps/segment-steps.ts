@@ -1,7 +1,7 @@
-import { PassThrough, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { getSegment, markHashed, markStored, markVerified, type SegmentKey } from '../catalog.js';
-import { encryptingStream, HashingMeter, segmentObjectContext } from '../envelope.js';
+import { encryptShielded, HashingMeter, segmentObjectContext } from '../envelope.js';
 import { SealError } from '../errors.js';
 import { segmentObjectKey } from '../jobs.js';
 import { getOrCreateDataKey } from '../keys/data-keys.js';
@@ -48,37 +48,32 @@ export async function storeSegment(services: SealServices, key: SegmentKey): Pro
   try {
     const expectedSha256 = segment.plaintextSha256!;
     const expectedBytes = segment.plaintextBytes!;
-    const plaintext = new HashingMeter((meter) =>
-      meter.bytes !== expectedBytes || meter.sha256 !== expectedSha256
-        ? new SealError(
-            'CHAP_SEAL_HASH_MISMATCH',
-            `spool file ${key.recordingId}/${segment.spoolFile} changed after it was hashed (${meter.bytes} bytes, SHA-256 ${meter.sha256}; recorded ${expectedBytes} bytes, ${expectedSha256}); nothing was stored and the spool is kept`,
-            true,
-          )
-        : undefined,
-    );
-    const ciphertext = new HashingMeter();
-    const body = new PassThrough();
-    const source = spool.open(path, frameLengthBytes);
-    const encrypt = encryptingStream(dataKey, segmentObjectContext(key.recordingId, key.trackId, key.segmentNo), { frameLength: frameLengthBytes });
-    const produced = pipeline(source, plaintext, encrypt, ciphertext, body);
-    const uploaded = store.putStream(objectKey, body, { 'chaperone-format': SEGMENT_OBJECT_FORMAT });
-    // Whichever fails first decides; the other side is torn down so no file handle or socket leaks.
-    const [producedResult, uploadedResult] = await Promise.allSettled([produced.catch((error) => {
-      body.destroy(error);
+    const run = encryptShielded(spool.open(path, frameLengthBytes), dataKey, segmentObjectContext(key.recordingId, key.trackId, key.segmentNo), {
+      frameLength: frameLengthBytes,
+      check: (plaintext) =>
+        plaintext.bytes !== expectedBytes || plaintext.sha256 !== expectedSha256
+          ? new SealError(
+              'CHAP_SEAL_HASH_MISMATCH',
+              `spool file ${key.recordingId}/${segment.spoolFile} changed after it was hashed (${plaintext.bytes} bytes, SHA-256 ${plaintext.sha256}; recorded ${expectedBytes} bytes, ${expectedSha256}); nothing was stored and the spool is kept`,
+              true,
+            )
+          : undefined,
+    });
+    const uploaded = store.putStream(objectKey, run.output, { 'chaperone-format': SEGMENT_OBJECT_FORMAT }).catch((error: unknown) => {
+      run.abandon();
       throw error;
-    }), uploaded.catch((error) => {
-      source.destroy();
-      throw error;
-    })]);
+    });
+    const [producedResult, uploadedResult] = await Promise.allSettled([run.done, uploaded]);
     // A check of our own (hash mismatch) names the cause; else an upload failure does (the read side then
-    // only failed because it was torn down); a read failure alone is transient.
+    // only stopped because it was abandoned); a read failure alone is transient.
     if (producedResult.status === 'rejected' && producedResult.reason instanceof SealError) throw producedResult.reason;
     if (uploadedResult.status === 'rejected') throw uploadedResult.reason;
     if (producedResult.status === 'rejected') {
       const error = producedResult.reason as Error;
       throw new SealError('CHAP_SEAL_SPOOL_MISSING', `reading ${key.recordingId}/${segment.spoolFile} failed: ${error.message}`, false, { cause: error });
     }
+    const plaintext = run.plaintext;
+    const ciphertext = run.ciphertext;
     const put = uploadedResult.value;
     const recorded = await markStored(pool, key, {
       ciphertextSha256: ciphertext.sha256,

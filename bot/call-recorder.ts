@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'puppeteer-core';
 import { CallRecording } from './call-recording.js';
+import { base64Decode, decodeIdentity } from '../e2ee/mls/index.js';
 import type { FrameSinkServer } from './frame-sink-server.js';
 import type { RecorderBrowser } from './recorder-browser.js';
 import type { RecorderCredentialSource } from './recorder-credentials.js';
 import type { RecordingEndReason, RecordingTrackManifest } from './track-manifest.js';
 import type { PageControlMessage } from './wire/control-message.js';
 import type { RecorderConfig } from './page/recorder-page-protocol.js';
+import type { RecordJobData } from './record-job.js';
 
 /**
  * Records one call, as an explicit state machine:
@@ -22,19 +24,13 @@ import type { RecorderConfig } from './page/recorder-page-protocol.js';
 
 export type CallRecorderState = 'joining' | 'recording' | 'finalizing' | 'done' | 'failed';
 
-export interface RecordCallJob {
-  recordingId: string;
-  roomId: string;
-  /** The SFU's id for the room. */
-  sfuRoom: number;
-}
+export type RecordCallJob = RecordJobData;
 
 export interface CallRecorderEnvironment {
   browser: RecorderBrowser;
   frameSink: FrameSinkServer;
   /** URL of the bundled recorder page (http://127.0.0.1:…/recorder/index.html). */
   pageUrl: string;
-  keyServiceUrl: string;
   sfuUrl: string;
   credentials: RecorderCredentialSource;
   spoolDir: string;
@@ -59,6 +55,11 @@ export class CallRecorderError extends Error {
 
 type SessionEnd = 'removed' | 'crashed' | 'stopped' | 'room-empty';
 
+function recorderIdOf(credential: string): string {
+  const bytes = base64Decode(credential);
+  return bytes ? decodeIdentity(bytes).id : 'unknown';
+}
+
 export class CallRecorder {
   state: CallRecorderState = 'joining';
   readonly recording: CallRecording;
@@ -72,7 +73,7 @@ export class CallRecorder {
     readonly job: RecordCallJob,
     private readonly env: CallRecorderEnvironment,
   ) {
-    this.recording = new CallRecording(env.spoolDir, job.recordingId, job.roomId, `rec-${job.recordingId}`);
+    this.recording = new CallRecording(env.spoolDir, job.recordingId, job.roomId);
   }
 
   onState(listener: (state: CallRecorderState) => void): () => void {
@@ -187,18 +188,18 @@ export class CallRecorder {
       page.once('close', () => this.endSession?.('crashed'));
       page.on('pageerror', (error) => this.env.log?.('recorder page error', { recordingId: this.job.recordingId, session, error: (error as Error).name }));
       await page.goto(this.env.pageUrl);
-      const recorderId = `${this.recording.recorderId}-${session}`;
-      const { token } = await this.env.credentials.obtain({ roomId: this.job.roomId, recorderId });
+      const startedAt = Date.now();
+      const signaturePublicKey = await page.evaluate(() => window.chaperoneRecorder.createSignatureKey());
+      const issued = await this.env.credentials.obtain({ roomId: this.job.roomId, jobId: this.job.recordingId, signaturePublicKey });
       const config: RecorderConfig = {
-        keyServiceUrl: this.env.keyServiceUrl,
+        deliveryUrl: issued.deliveryUrl,
         sfuUrl: this.env.sfuUrl,
         sfuRoom: this.job.sfuRoom,
-        token,
-        recorderId,
+        token: issued.token,
+        credential: issued.credential,
         frameSinkUrl: this.env.frameSink.url,
         callSecret,
       };
-      const startedAt = Date.now();
       const joinTimeoutMs = this.env.joinTimeoutMs ?? 20_000;
       let joinTimer: NodeJS.Timeout | undefined;
       const joined = await Promise.race([
@@ -212,7 +213,7 @@ export class CallRecorder {
       ]).finally(() => clearTimeout(joinTimer));
       const joinMs = Date.now() - startedAt;
       this.joinTimesMs.push(joinMs);
-      this.recording.sessionJoined(session, Date.now(), joinMs);
+      this.recording.sessionJoined(session, recorderIdOf(issued.credential), Date.now(), joinMs);
       this.env.log?.('recorder joined', { recordingId: this.job.recordingId, session, epoch: joined.epoch, joinMs });
       this.setState('recording');
       endedBy = await ended;

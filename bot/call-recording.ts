@@ -48,7 +48,6 @@ export class CallRecording {
     spoolDir: string,
     readonly recordingId: string,
     readonly roomId: string,
-    readonly recorderId: string,
   ) {
     this.dir = join(spoolDir, recordingId);
   }
@@ -72,8 +71,8 @@ export class CallRecording {
     };
   }
 
-  sessionJoined(session: number, joinedAtMs: number, joinMs: number): void {
-    this.sessions.push({ session, joinedAtMs, joinMs });
+  sessionJoined(session: number, recorderId: string, joinedAtMs: number, joinMs: number): void {
+    this.sessions.push({ session, recorderId, joinedAtMs, joinMs });
   }
 
   /** Closes the segments a page session was writing (its membership ended). */
@@ -228,7 +227,6 @@ export class CallRecording {
       version: 1,
       recordingId: this.recordingId,
       roomId: this.roomId,
-      recorderId: this.recorderId,
       startedAtMs: this.startedAtMs,
       endedAtMs: Date.now(),
       endReason,

@@ -4,7 +4,8 @@ import { issueDevToken } from '../keyservice/index.js';
 import { startStaticServer } from './page-server.js';
 import { recorderConfigFromEnv, RecorderConfigError } from './recorder-config.js';
 import { startRecorderService } from './recorder-service.js';
-import type { RecorderCredentialSource } from './recorder-credentials.js';
+import { keyServiceCredentialSource, type RecorderCredentialSource } from './recorder-credentials.js';
+import { readFile } from 'node:fs/promises';
 
 /**
  * Entry of the recorder process (`node dist/node/recorder.mjs`). Configuration from the environment
@@ -23,19 +24,20 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  let credentials: RecorderCredentialSource;
+  let serviceToken: (roomId: string) => Promise<string>;
   if (config.devTokenSecret) {
     log.warn('development token issuer in use: recorder tokens are signed with a local shared secret; not for production');
     const secret = Buffer.from(config.devTokenSecret, 'base64url');
-    credentials = { obtain: async ({ roomId, recorderId }) => ({ token: await issueDevToken(secret, { sub: recorderId, room: roomId, role: 'recorder' }) }) };
+    const sub = config.devRecorderId;
+    serviceToken = (roomId) => issueDevToken(secret, { sub, room: roomId, role: 'recorder' });
   } else {
-    process.stderr.write('recorder: refusing to start: no recorder credential source configured (set CHAPERONE_DEV_TOKEN_SECRET for development)\n');
-    process.exit(2);
+    const file = config.tokenFile!;
+    serviceToken = async () => (await readFile(file, 'utf8')).trim();
   }
+  const credentials: RecorderCredentialSource = keyServiceCredentialSource({ keyServiceHttpUrl: config.keyServiceUrl, serviceToken });
   const pages = await startStaticServer(resolve(config.webDir));
   const service = await startRecorderService({
     redisUrl: config.redisUrl,
-    keyServiceUrl: config.keyServiceUrl,
     sfuUrl: config.sfuUrl,
     spoolDir: config.spoolDir,
     pageUrl: `${pages.url}/recorder/index.html`,

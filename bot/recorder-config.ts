@@ -5,7 +5,12 @@
  */
 export interface RecorderConfig {
   redisUrl: string;
+  /** The key service's HTTP base URL (recorder credentials); the MLS endpoint comes with each credential. */
   keyServiceUrl: string;
+  /** A file holding the recorder's service token (role recorder), re-read for every call. */
+  tokenFile?: string;
+  /** The recorder's service identity (token subject) for the development issuer. */
+  devRecorderId: string;
   sfuUrl: string;
   spoolDir: string;
   /** Directory of the bundled pages (dist/web). */
@@ -28,6 +33,8 @@ export class RecorderConfigError extends Error {
 
 const KNOWN = new Set([
   'CHAPERONE_RECORDER_MAX_CALLS',
+  'CHAPERONE_RECORDER_TOKEN_FILE',
+  'CHAPERONE_RECORDER_DEV_ID',
   'CHAPERONE_RECORDER_SPOOL_DIR',
   'CHAPERONE_RECORDER_WEB_DIR',
 ]);
@@ -55,9 +62,14 @@ export function recorderConfigFromEnv(env: NodeJS.ProcessEnv): RecorderConfig {
   if (production && devTokenSecret) {
     throw new RecorderConfigError('CHAPERONE_DEV_TOKEN_SECRET', 'is a development shortcut and is refused when CHAPERONE_ENV=production');
   }
+  if (!devTokenSecret && !env.CHAPERONE_RECORDER_TOKEN_FILE) {
+    throw new RecorderConfigError('CHAPERONE_RECORDER_TOKEN_FILE', 'is required: the file holding the recorder service token (or CHAPERONE_DEV_TOKEN_SECRET in development)');
+  }
   return {
     redisUrl: required(env, 'CHAPERONE_REDIS_URL', /^rediss?:\/\//, 'a redis:// or rediss:// URL'),
-    keyServiceUrl: required(env, 'CHAPERONE_KEY_SERVICE_WS_URL', /^wss?:\/\//, 'the key service MLS endpoint, ws:// or wss://'),
+    keyServiceUrl: required(env, 'CHAPERONE_KEY_SERVICE_URL', /^https?:\/\/[^/]+$/, 'the key service base URL, http(s)://host:port with no path'),
+    tokenFile: env.CHAPERONE_RECORDER_TOKEN_FILE,
+    devRecorderId: env.CHAPERONE_RECORDER_DEV_ID ?? 'recorder-dev',
     sfuUrl: required(env, 'CHAPERONE_SFU_URL', /^wss?:\/\//, "the SFU's WebSocket URL, ws:// or wss://"),
     spoolDir: env.CHAPERONE_RECORDER_SPOOL_DIR ?? '/var/spool/chaperone',
     webDir: env.CHAPERONE_RECORDER_WEB_DIR ?? 'dist/web',

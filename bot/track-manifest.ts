@@ -39,12 +39,11 @@ export interface RecordingTrackManifest {
   version: 1;
   recordingId: string;
   roomId: string;
-  recorderId: string;
   startedAtMs: number;
   endedAtMs: number;
   endReason: RecordingEndReason;
   /** MLS memberships the recorder held (one per page session), with join latency. */
-  sessions: Array<{ session: number; joinedAtMs: number; joinMs: number; endedAtMs?: number; endedBy?: string }>;
+  sessions: Array<{ session: number; recorderId: string; joinedAtMs: number; joinMs: number; endedAtMs?: number; endedBy?: string }>;
   tracks: TrackEntry[];
   /** Frames the recorder opened but could not attribute to a participant (e.g. unknown sender). */
   unattributedFrames: number;

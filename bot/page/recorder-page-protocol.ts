@@ -23,16 +23,24 @@ export interface RecorderTransformOptions {
 }
 
 export interface RecorderConfig {
-  keyServiceUrl: string;
+  /** The key service's MLS delivery endpoint (ws://…). */
+  deliveryUrl: string;
   sfuUrl: string;
   sfuRoom: number;
+  /** The recorder's service token, presented to the delivery service. */
   token: string;
-  recorderId: string;
+  /** The recorder credential the key service issued for this page's signature key (base64 identity bytes). */
+  credential: string;
   frameSinkUrl: string;
   callSecret: string;
   workerUrl?: string;
 }
 
 export interface RecorderPageApi {
+  /**
+   * Generates this page's MLS signature key pair and returns the public key (base64), for the key service
+   * to issue a recorder credential bound to it. The private key never leaves the page.
+   */
+  createSignatureKey(): Promise<string>;
   start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIndex: number }>;
 }

@@ -1,4 +1,4 @@
-import { CallMember } from '../../e2ee/mls/index.js';
+import { CallMember, MemberSignatureKeys, base64Decode, base64Encode, decodeIdentity, isIssuedRecorder } from '../../e2ee/mls/index.js';
 import { joinJanusVideoRoom } from '../../sfu/janus-videoroom.js';
 import { openDeliverySocket } from '../../room/delivery-socket.js';
 import type { PageControlMessage } from '../wire/control-message.js';
@@ -19,6 +19,13 @@ declare global {
 
 const RECORDER_DISPLAY_NAME = 'Chaperone recorder';
 
+let signatureKeys: MemberSignatureKeys | undefined;
+
+async function createSignatureKey(): Promise<string> {
+  signatureKeys = await MemberSignatureKeys.generate();
+  return base64Encode(signatureKeys.publicKey);
+}
+
 async function start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIndex: number }> {
   const worker = new Worker(config.workerUrl ?? 'recorder-worker.js');
   const post = (message: RecorderPageToWorker) => worker.postMessage(message);
@@ -31,8 +38,12 @@ async function start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIn
     post({ type: 'connect', frameSinkUrl: config.frameSinkUrl, callSecret: config.callSecret });
   });
 
-  const transport = await openDeliverySocket(config.keyServiceUrl);
-  const member = new CallMember({ identity: { id: config.recorderId, kind: 'recorder', name: RECORDER_DISPLAY_NAME }, transport });
+  if (!signatureKeys) throw new Error('createSignatureKey() must come first: the credential is issued for that key');
+  const credentialBytes = base64Decode(config.credential);
+  const identity = credentialBytes ? decodeIdentity(credentialBytes) : undefined;
+  if (!identity || !isIssuedRecorder(identity)) throw new Error('config.credential is not a recorder credential issued by the key service');
+  const transport = await openDeliverySocket(config.deliveryUrl);
+  const member = new CallMember({ identity, transport, signatureKeys });
   member.on('epoch', (update) => {
     post({
       type: 'epoch',
@@ -85,4 +96,4 @@ async function start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIn
   return joined;
 }
 
-window.chaperoneRecorder = { start };
+window.chaperoneRecorder = { createSignatureKey, start };

@@ -135,11 +135,12 @@ export async function startSealTestStack(): Promise<SealTestStack> {
     },
     workers(services, prefix, options = {}) {
       const workers = startSealWorkers(services, { connection: { url: redis.url }, prefix, backoffMaxMs: 2000, ...options });
-      closers.push(() => workers.close());
+      // At teardown every flow is finished; a forced close does not wait out the blocking poll.
+      closers.push(() => workers.abort());
       return workers;
     },
     async stop() {
-      for (const close of closers.reverse()) await close().catch(() => undefined);
+      await Promise.all(closers.map((close) => close().catch(() => undefined)));
       for (const client of clients) client.destroy();
       kmsClient.destroy();
       await pool.end();

@@ -351,11 +351,7 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
       if (signature === undefined) throw new ApiError('invalid-request', 'signature must be canonical padded base64', { field: 'signature' });
       const room = gate.room(request.params.roomId);
       if (room === undefined) throw new ApiError('not-a-member', 'no call is in progress in this room');
-      let outcome: Awaited<ReturnType<RecordingGate['submitConsent']>> | undefined;
-      await room.run(async () => {
-        outcome = await gate.submitConsent(room, { statement, signature, from: { memberId: request.principal!.subject }, via: 'http' });
-      });
-      if (outcome === undefined) throw new ApiError('unavailable', 'the call ended before the statement was handled');
+      const outcome = await gate.submitConsent(room, { statement, signature, from: { memberId: request.principal!.subject }, via: 'http' });
       if (!outcome.ok) {
         if (outcome.reason === 'not-a-member') throw new ApiError('not-a-member', 'the caller is not a member of the call in this room', { reason: outcome.reason });
         if (outcome.reason === 'unavailable') throw new ApiError('unavailable', 'the statement could not be recorded; nothing changed', { reason: outcome.reason });

@@ -307,9 +307,14 @@ describe('key service: MLS delivery service', () => {
     await until(() => client.received.some((m) => m.type === 'commit-rejected'), 'commit-rejected');
     expect(client.received.find((m) => m.type === 'commit-rejected')).toMatchObject({ epoch: 1n, reason: 'stale-epoch' });
 
+    // A commit claiming to be chained on Bob's own previous commit, which never won an epoch.
+    const unchained = (await session.createCommit())!;
+    client.send({ type: 'commit', epoch: 2n, commit: unchained.commit, chained: true });
+    await until(() => client.received.some((m) => m.type === 'commit-rejected' && m.reason === 'broken-chain'), 'broken-chain rejection');
+
     // Garbage where a commit should be: rejected, connection kept, room unaffected.
     client.send({ type: 'commit', epoch: 2n, commit: Uint8Array.of(0, 1, 0, 1, 9, 9) });
-    await until(() => client.received.filter((m) => m.type === 'commit-rejected').length === 2, 'second rejection');
+    await until(() => client.received.filter((m) => m.type === 'commit-rejected').length === 3, 'third rejection');
     expect(client.received.filter((m) => m.type === 'commit-rejected').at(-1)).toMatchObject({ reason: 'malformed-commit' });
     expect(client.closed).toBeUndefined();
     expect(service.room(room)!.epoch).toBe(2n);

@@ -262,6 +262,7 @@ class Connection implements ClientLink {
   private principal: (Principal & { room: string | undefined }) | undefined;
   private room: Room | undefined;
   private queue: Promise<void> = Promise.resolve();
+  private consents: Promise<void> = Promise.resolve();
   private readonly helloTimer: NodeJS.Timeout;
 
   constructor(
@@ -345,19 +346,26 @@ class Connection implements ClientLink {
       case 'group-created':
         return this.inRoom((room) => room.groupCreated(this, message.groupId));
       case 'commit':
-        return this.inRoom((room) => room.commit(this, message.epoch, message.commit, message.welcome));
+        return this.inRoom((room) => room.commit(this, message.epoch, message.commit, message.welcome, message.chained === true));
       case 'leave':
         return this.inRoom((room) => room.leave(this));
-      case 'consent':
-        return this.inRoom(async (room) => {
+      case 'consent': {
+        const room = this.room;
+        if (this.phase !== 'in-room' || room === undefined) return this.fail('unexpected-message', 'send a KeyPackage first', CLOSE_POLICY);
+        // Statements are answered in order, on their own chain: a ledger write never holds up this
+        // member's MLS messages (it may be the one asked to commit the recorder's removal).
+        this.consents = this.consents.then(async () => {
           const gate = this.deps.gate;
-          if (gate === undefined) {
-            this.send({ type: 'consent-refused', reason: 'no-policy' });
-            return;
-          }
-          const outcome = await gate.submitConsent(room, { statement: message.statement, signature: message.signature, from: { link: this }, via: 'delivery' });
+          const outcome = gate === undefined
+            ? ({ ok: false, reason: 'no-policy' } as const)
+            : await gate.submitConsent(room, { statement: message.statement, signature: message.signature, from: { link: this }, via: 'delivery' });
           this.send(outcome.ok ? { type: 'consent-recorded', policyVersion: outcome.policyVersion, decision: outcome.decision } : { type: 'consent-refused', reason: outcome.reason });
+        }).catch((error: unknown) => {
+          this.deps.logger.error({ connectionId: this.connectionId, err: error instanceof Error ? error.name : typeof error }, 'consent handling failed');
+          this.send({ type: 'consent-refused', reason: 'unavailable' });
         });
+        return;
+      }
       case 'refusal':
         return this.inRoom(async (room) => {
           this.deps.gate?.clientRefusal(room, this.principal!.subject, message.what, message.code);

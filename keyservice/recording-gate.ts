@@ -15,7 +15,7 @@ import {
 import type { AdmissionDecision, AdmissionPolicy, JoinerView, RoomView } from './admission-policy.js';
 import { ApiError } from './api-errors.js';
 import type { AuditSink } from './audit-sink.js';
-import { appendConsent, isRecorded, latestDecisions, ReplayedStatementError, type LatestDecision } from './consent-ledger.js';
+import { appendConsent, isRecorded, latestDecisions, ReplayedStatementError, type ConsentEntryInput, type LatestDecision } from './consent-ledger.js';
 import type { ExternalSenderSigner } from './external-sender.js';
 import type { Logger } from './logger.js';
 import type { RecorderDispatcher } from './recorder-dispatcher.js';
@@ -122,6 +122,13 @@ export interface ConsentSubmission {
 }
 
 export type ConsentOutcome = { ok: true; policyVersion: number; decision: 'grant' | 'revoke' } | { ok: false; reason: ConsentRefusalReason };
+
+interface Checked {
+  entry: ConsentEntryInput;
+  decision: LatestDecision;
+  decisions: Map<string, LatestDecision>;
+  refuse: (reason: ConsentRefusalReason) => ConsentOutcome;
+}
 
 export interface IssuedCredential {
   identity: IssuedRecorderIdentity;
@@ -268,10 +275,52 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
 
   // ---- consent --------------------------------------------------------------------------------------
 
-  /** A consent statement from a member. Call inside the room's queue (Room.run). */
+  /**
+   * A consent statement from a member. Takes the room's queue itself (never call it inside Room.run):
+   * the checks and, for a revocation, its effect run in the queue; the ledger write runs outside it, so
+   * a slow database never holds up the room's commits; a grant takes effect once written.
+   */
   async submitConsent(room: Room, submission: ConsentSubmission): Promise<ConsentOutcome> {
     const g = this.rooms.get(room.roomId);
     if (g === undefined) return { ok: false, reason: 'not-a-member' };
+    let checked: Checked | ConsentOutcome = { ok: false, reason: 'not-a-member' };
+    await room.run(async () => {
+      checked = await this.checkConsent(g, room, submission);
+      if ('entry' in checked && checked.entry.decision === 'revoke') {
+        // Act first: the recorder leaves whether or not the write below succeeds.
+        checked.decisions.set(checked.decision.memberId, checked.decision);
+        await this.evaluate(g);
+      }
+    });
+    const outcome = checked as Checked | ConsentOutcome;
+    if (!('entry' in outcome)) return outcome;
+    const { entry, decision, refuse } = outcome;
+    try {
+      await appendConsent(this.options.pool, entry);
+    } catch (error) {
+      if (error instanceof ReplayedStatementError) return refuse('replayed'); // the first copy already took effect
+      this.options.logger.error({ roomId: room.roomId, err: error instanceof Error ? error.name : typeof error }, 'consent not recorded');
+      // A revocation has taken effect regardless (no grant counts for this member); a grant has not.
+      return refuse('unavailable');
+    }
+    if (entry.decision === 'grant') {
+      await room.run(async () => {
+        // Still the same member with the same leaf key, and nothing newer from it meanwhile?
+        const member = room.memberViews().find((m) => m.id === decision.memberId);
+        const decisions = g.decisions?.groupIdHex === entry.groupIdHex ? g.decisions.byMember : undefined;
+        const newer = decisions?.get(decision.memberId);
+        if (member?.signatureKey === decision.signerKey && decisions !== undefined && (newer === undefined || newer.issuedAtMs < decision.issuedAtMs)) {
+          decisions.set(decision.memberId, decision);
+        }
+        await this.evaluate(g);
+      });
+    }
+    this.options.logger.info({ roomId: room.roomId, leafIndex: entry.leafIndex, decision: entry.decision, policyVersion: entry.policyVersion }, 'consent recorded');
+    return { ok: true, policyVersion: entry.policyVersion, decision: entry.decision };
+  }
+
+  /** Everything that can refuse a statement, in the room's queue; returns what to write and apply. */
+  private async checkConsent(g: GateRoom, room: Room, submission: ConsentSubmission): Promise<Checked | ConsentOutcome> {
     const memberHint = 'link' in submission.from ? room.memberOf(submission.from.link)?.id : submission.from.memberId;
     const refuse = (reason: ConsentRefusalReason): ConsentOutcome => {
       this.options.audit.record({
@@ -322,60 +371,27 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
     }
     const previous = decisions.get(member.id);
     if (previous !== undefined && statement.issuedAtMs <= previous.issuedAtMs) return refuse('stale-time');
-
-    const decision: LatestDecision = {
-      memberId: member.id,
-      decision: statement.decision,
-      policyVersion: statement.policyVersion,
-      signerKey: member.signatureKey,
-      issuedAtMs: statement.issuedAtMs,
+    return {
+      refuse,
+      decisions,
+      decision: { memberId: member.id, decision: statement.decision, policyVersion: statement.policyVersion, signerKey: member.signatureKey, issuedAtMs: statement.issuedAtMs },
+      entry: {
+        roomId: room.roomId,
+        groupIdHex: hex(statement.groupId),
+        memberId: member.id,
+        memberRole: member.role,
+        leafIndex: member.leafIndex,
+        policyVersion: statement.policyVersion,
+        purpose: statement.purpose,
+        statementSha256: policy.statementSha256,
+        decision: statement.decision,
+        issuedAtMs: statement.issuedAtMs,
+        statement: submission.statement,
+        signature: submission.signature,
+        signerKey,
+        via: submission.via,
+      },
     };
-    const entry = {
-      roomId: room.roomId,
-      groupIdHex: hex(statement.groupId),
-      memberId: member.id,
-      memberRole: member.role,
-      leafIndex: member.leafIndex,
-      policyVersion: statement.policyVersion,
-      purpose: statement.purpose,
-      statementSha256: policy.statementSha256,
-      decision: statement.decision,
-      issuedAtMs: statement.issuedAtMs,
-      statement: submission.statement,
-      signature: submission.signature,
-      signerKey,
-      via: submission.via,
-    };
-    if (statement.decision === 'revoke') {
-      // Act first: the recorder leaves whether or not the write below succeeds.
-      const before = decisions.get(member.id);
-      decisions.set(member.id, decision);
-      await this.evaluate(g);
-      try {
-        await appendConsent(this.options.pool, entry);
-      } catch (error) {
-        if (error instanceof ReplayedStatementError) {
-          if (before === undefined) decisions.delete(member.id);
-          else decisions.set(member.id, before);
-          await this.evaluate(g);
-          return refuse('replayed');
-        }
-        this.options.logger.error({ roomId: room.roomId, err: error instanceof Error ? error.name : typeof error }, 'revocation not recorded');
-        return refuse('unavailable'); // acted on (no grant counts for this member), but not in the ledger
-      }
-    } else {
-      try {
-        await appendConsent(this.options.pool, entry);
-      } catch (error) {
-        if (error instanceof ReplayedStatementError) return refuse('replayed');
-        this.options.logger.error({ roomId: room.roomId, err: error instanceof Error ? error.name : typeof error }, 'grant not recorded');
-        return refuse('unavailable');
-      }
-      decisions.set(member.id, decision);
-      await this.evaluate(g);
-    }
-    this.options.logger.info({ roomId: room.roomId, leafIndex: member.leafIndex, decision: statement.decision, policyVersion: statement.policyVersion }, 'consent recorded');
-    return { ok: true, policyVersion: statement.policyVersion, decision: statement.decision };
   }
 
   /** A refusal a member made on its own (a forged proposal, an unissued credential): audit it. */

@@ -154,6 +154,8 @@ export class Room {
   private joiners: Joiner[] = [];
   private proposals = new Map<string, PendingProposal>();
   private commitRequest: { leafIndex: number; timer: NodeJS.Timeout } | undefined;
+  /** Who committed the last accepted epoch (chained commits build on it). */
+  private lastCommit: { epoch: bigint; leafIndex: number } | undefined;
   private triedCommitters = new Set<number>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
@@ -342,7 +344,7 @@ export class Room {
     await this.scheduleWork();
   }
 
-  async commit(link: ClientLink, claimedEpoch: bigint, commitBytes: Uint8Array, welcomeBytes: Uint8Array | undefined): Promise<void> {
+  async commit(link: ClientLink, claimedEpoch: bigint, commitBytes: Uint8Array, welcomeBytes: Uint8Array | undefined, chained = false): Promise<void> {
     const member = this.memberByLink(link);
     const reject = (reason: CommitRejectReason) => {
       link.send({ type: 'commit-rejected', epoch: claimedEpoch, reason });
@@ -364,6 +366,8 @@ export class Room {
     if (!equalBytes(summary.groupId, this.groupId)) return reject('malformed-commit');
     if (summary.epoch !== this.epoch || claimedEpoch !== this.epoch) return reject('stale-epoch');
     if (summary.committerLeafIndex !== member.leafIndex) return reject('not-a-member');
+    // A chained commit builds on its sender's own commit for the epoch before: only if that one won.
+    if (chained && (this.lastCommit?.epoch !== this.epoch - 1n || this.lastCommit.leafIndex !== member.leafIndex)) return reject('broken-chain');
     if (summary.inlineProposalTypes.length > 0) return reject('inline-proposal');
     if (new Set(summary.proposalRefs).size !== summary.proposalRefs.length) return reject('malformed-commit');
     if (summary.pathLeaf !== undefined) {
@@ -420,6 +424,7 @@ export class Room {
       add.joiner.link.send({ type: 'welcome', welcome: welcomeBytes! });
       added.push({ link: add.joiner.link, leafIndex, id: add.joiner.id, kind: add.joiner.kind });
     }
+    this.lastCommit = { epoch, leafIndex: member.leafIndex };
     this.epoch = epoch + 1n;
     this.healed = summary.hasPath || (this.healed && removes.length === 0);
     this.proposals = new Map();
@@ -471,6 +476,7 @@ export class Room {
 
   private startCreating(joiner: Joiner): void {
     this.phase = 'creating';
+    this.lastCommit = undefined;
     this.creator = joiner;
     this.groupId = new Uint8Array(randomBytes(16));
     this.epoch = 0n;

@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import pg from 'pg';
-import { migrate } from '../db/migrate.js';
+import { MIGRATIONS_DIR, migrate } from '../db/migrate.js';
 import { freePort } from '../devstack/free-port.js';
 import { startPostgresServer, type PostgresServer } from '../devstack/postgres-server.js';
 import {
@@ -42,7 +44,8 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   const server = await startPostgresServer({ port: await freePort() });
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
-  await migrate(admin);
+  // Bundled (the benchmark), db/migrate.ts looks next to the bundle; fall back to the repository's folder.
+  await migrate(admin, existsSync(MIGRATIONS_DIR) ? MIGRATIONS_DIR : resolve('db/migrations'));
   const role = `ks_app_${process.pid}_${++roleCounter}`;
   await admin.query(`create role ${role} login in role chaperone_app`);
   const pool = new pg.Pool({ connectionString: server.url.replace('chaperone@', `${role}@`), max: 8 });

@@ -1,9 +1,10 @@
-import { CallMember, type RosterEntry } from '../e2ee/mls/index.js';
+import { CallMember, type ConsentDecision, type ConsentStatus, type ParticipantIdentity, type RecordingPolicyNotice, type RosterEntry } from '../e2ee/mls/index.js';
 import type { PageToWorker, StreamStats, TransformOptions, WorkerToPage } from '../e2ee/transform/worker-protocol.js';
 import type { MediaKind } from '../e2ee/transform/codec-profile.js';
 import { joinJanusVideoRoom } from '../sfu/janus-videoroom.js';
 import type { RemoteTrack, SfuRoomConnection } from '../sfu/sfu-adapter.js';
 import { openDeliverySocket } from './delivery-socket.js';
+import { takeRecorderIdentity } from './consent-recorder-keys.js';
 
 /**
  * One participant's end-to-end-encrypted call: MLS membership through the key service, media through the
@@ -23,6 +24,11 @@ export interface CallConfig {
   displayName: string;
   /** Where the bundled media worker is served. */
   workerUrl?: string;
+  /**
+   * Recorder stand-in (tests, benchmarks): join as this key-service-issued recorder credential (base64;
+   * keys from `chaperoneConsent.prepareRecorderKeys()`), publish nothing, and only decrypt.
+   */
+  recorderCredential?: string;
 }
 
 export interface RemoteStream {
@@ -43,6 +49,9 @@ export interface CallEvents {
   streamSender(streamId: string, senderLeafIndex: number): void;
   status(text: string): void;
   removed(): void;
+  /** The room's recording policy (consent prompt). */
+  policy?(policy: RecordingPolicyNotice): void;
+  consentStatus?(status: ConsentStatus): void;
 }
 
 export interface CallStats {
@@ -78,11 +87,12 @@ export class CallSession {
     this.events.status('Connecting to the key service…');
     const transport = await openDeliverySocket(this.config.keyServiceUrl);
     this.delivery = transport;
-    const member = new CallMember({
-      identity: { id: this.config.participantId, kind: 'participant', name: this.config.displayName },
-      transport,
-    });
+    const recorder = this.config.recorderCredential === undefined ? undefined : takeRecorderIdentity(this.config.recorderCredential);
+    const identity: ParticipantIdentity = recorder?.identity ?? { id: this.config.participantId, kind: 'participant', name: this.config.displayName };
+    const member = new CallMember({ identity, transport, ...(recorder === undefined ? {} : { signatureKeys: recorder.keys }) });
     this.member = member;
+    member.on('policy', (policy) => this.events.policy?.(policy));
+    member.on('consent-status', (status) => this.events.consentStatus?.(status));
     member.on('epoch', (update) => {
       this.currentEpoch = update.epoch.toString();
       this.ownLeafIndex = update.ownLeafIndex;
@@ -101,6 +111,26 @@ export class CallSession {
       this.worker.postMessage({ type: 'removed' } satisfies PageToWorker);
       this.events.removed();
     });
+    if (recorder !== undefined) {
+      // A recorder publishes nothing; it joins the SFU under its recorder id (SfuModeration finds it so).
+      const [sfu] = await Promise.all([
+        joinJanusVideoRoom({
+          url: this.config.sfuUrl,
+          room: this.config.sfuRoom,
+          label: recorder.identity.id,
+          events: {
+            track: (remote) => this.onRemoteTrack(remote),
+            feedGone: (feedId) => this.onFeedGone(feedId),
+            disconnected: () => this.events.status('Lost the connection to the video server.'),
+          },
+        }),
+        member.start(this.config.token),
+      ]);
+      this.sfu = sfu;
+      sfu.subscribeAll();
+      this.events.status('End-to-end encrypted');
+      return;
+    }
     await member.start(this.config.token);
     this.events.status('Joining the call…');
 
@@ -155,6 +185,12 @@ export class CallSession {
 
   roster(): RosterEntry[] {
     return this.member?.roster() ?? [];
+  }
+
+  /** Grants or revokes consent to the current recording policy (signed with this member's leaf key). */
+  async consent(decision: ConsentDecision): Promise<void> {
+    if (this.member === undefined) throw new Error('not in a call');
+    await this.member.consent(decision);
   }
 
   async stats(): Promise<CallStats> {

@@ -1,5 +1,8 @@
 import { CallSession, type CallConfig } from './call-session.js';
 import type { RoomPageApi } from './page-api.js';
+import type { ConsentPageApi } from './consent-page-api.js';
+import { prepareRecorderKeys } from './consent-recorder-keys.js';
+import { ConsentView, showRecorderPurposes } from './consent-view.js';
 import { renderRoster } from './roster-view.js';
 import { TilesView } from './tiles-view.js';
 
@@ -21,6 +24,27 @@ const message = element<HTMLElement>('call-message');
 const tiles = new TilesView(element<HTMLElement>('tiles'));
 let session: CallSession | undefined;
 let ownLeafIndex: number | undefined;
+let firstDecryptedAtMs: number | undefined;
+
+async function decide(choice: 'grant' | 'decline' | 'revoke'): Promise<void> {
+  if (!session) throw new Error('not in a call');
+  // Declining is a signed revocation before any grant: the ledger keeps the "no" too.
+  await session.consent(choice === 'grant' ? 'grant' : 'revoke');
+}
+
+const consent = new ConsentView(
+  {
+    panel: element('consent'),
+    purpose: element('consent-purpose'),
+    statement: element('consent-statement'),
+    details: element('consent-details'),
+    state: element('consent-state'),
+    grant: element<HTMLButtonElement>('consent-grant'),
+    decline: element<HTMLButtonElement>('consent-decline'),
+    revoke: element<HTMLButtonElement>('consent-revoke'),
+  },
+  { decide },
+);
 
 async function join(config: CallConfig): Promise<void> {
   if (session) throw new Error('already in a call');
@@ -28,12 +52,18 @@ async function join(config: CallConfig): Promise<void> {
     roster(roster) {
       ownLeafIndex = session?.roster().find((entry) => entry.id === config.participantId)?.leafIndex ?? ownLeafIndex;
       renderRoster(rosterList, indicator, roster, ownLeafIndex);
+      showRecorderPurposes(rosterList, roster);
       tiles.setRoster(roster);
     },
+    policy: (policy) => consent.showPolicy(policy),
+    consentStatus: (status) => consent.showStatus(status),
     localMedia: (media) => tiles.addSelf(media, config.displayName),
     remoteStream: (stream) => tiles.add(stream),
     remoteStreamGone: (streamId) => tiles.remove(streamId),
-    streamSender: (streamId, leaf) => tiles.setSender(streamId, leaf),
+    streamSender: (streamId, leaf) => {
+      firstDecryptedAtMs ??= Date.now(); // the worker names a stream's sender after its first authenticated frame
+      tiles.setSender(streamId, leaf);
+    },
     status(text) {
       e2eeStatus.textContent = text === 'End-to-end encrypted' ? 'End-to-end encrypted: only the people listed can see and hear this call' : text;
     },
@@ -61,6 +91,16 @@ window.chaperoneRoom = {
   leaveGroup: () => session?.leaveGroup(),
   leave: async () => session?.leave(),
 };
+
+window.chaperoneConsent = {
+  async decide(choice) {
+    await decide(choice);
+    consent.setDecision(choice === 'grant' ? 'grant' : choice === 'decline' ? 'declined' : 'revoke');
+  },
+  state: () => consent.current,
+  prepareRecorderKeys,
+  frameTimes: () => ({ firstDecryptedAtMs }),
+} satisfies ConsentPageApi;
 
 const form = element<HTMLFormElement>('join-form');
 const params = new URLSearchParams(location.hash.slice(1));

@@ -113,6 +113,8 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
   private keyPackage: MemberKeyPackage | undefined;
   private keyService: ExternalSenderInfo | undefined;
   private pending: PendingCommit | undefined;
+  /** A healing commit chained on `pending` (see MlsSession.createHealingCommit). */
+  private pendingNext: PendingCommit | undefined;
   private queue: Promise<void> = Promise.resolve();
   private started: { resolve: () => void; reject: (error: Error) => void } | undefined;
   private readonly identity: ParticipantIdentity;
@@ -247,7 +249,10 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
       case 'commit-accepted':
         return this.onCommitAccepted(message.epoch);
       case 'commit-rejected':
-        if (this.pending?.epoch === message.epoch) this.pending = undefined;
+        if (this.pending?.epoch === message.epoch) {
+          this.pending = undefined;
+          this.pendingNext = undefined; // built on the rejected commit
+        }
         return;
       case 'commit':
         return this.onCommit(message.epoch, message.message);
@@ -337,6 +342,13 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
       commit: pending.commit,
       ...(pending.welcome === undefined ? {} : { welcome: pending.welcome }),
     });
+    // A path-less Remove leaves the epoch unhealed: send the healing commit right behind it.
+    if (!pending.healed && pending.covers.removes > 0) {
+      const next = await session.createHealingCommit(pending);
+      if (next === undefined || this.pending !== pending) return;
+      this.pendingNext = next;
+      this.transport.send({ type: 'commit', epoch: next.epoch, commit: next.commit, chained: true });
+    }
   }
 
   private async onCommitAccepted(epoch: bigint): Promise<void> {
@@ -345,13 +357,18 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
     if (pending === undefined || pending.epoch !== epoch) {
       throw new CallMemberError('protocol-violation', 'commit-accepted for a commit this member did not send', true);
     }
-    this.pending = undefined;
+    this.pending = this.pendingNext; // the chained healing commit, if any, now waits for its answer
+    this.pendingNext = undefined;
     await this.afterCommit(session.applyCommit(pending));
   }
 
   private async onCommit(epoch: bigint, bytes: Uint8Array): Promise<void> {
     const session = this.requireMember();
-    if (this.pending?.epoch === epoch) this.pending = undefined; // another member's commit won this epoch
+    if (this.pending?.epoch === epoch) {
+      // another member's commit won this epoch (and anything chained on ours is void)
+      this.pending = undefined;
+      this.pendingNext = undefined;
+    }
     let outcome: ProcessOutcome;
     try {
       outcome = await session.processMessage(bytes);
@@ -412,6 +429,7 @@ export class CallMember extends TypedEmitter<CallMemberEvents> {
 
   private forget(): void {
     this.pending = undefined;
+    this.pendingNext = undefined;
     this.keyPackage = undefined;
     this.session?.close();
     this.signatureKeys?.erase();

@@ -20,6 +20,7 @@ describe('delivery protocol', () => {
       { type: 'group-created', groupId: Uint8Array.of(9) },
       { type: 'commit', epoch: 18446744073709551615n, commit: Uint8Array.of(4), welcome: Uint8Array.of(5, 6) },
       { type: 'commit', epoch: 0n, commit: Uint8Array.of(4) },
+      { type: 'commit', epoch: 1n, commit: Uint8Array.of(4), chained: true },
       { type: 'leave' },
       { type: 'consent', statement: Uint8Array.of(1, 2), signature: new Uint8Array(64).fill(3) },
       { type: 'refusal', what: 'proposal', code: 'bad-signature' },
@@ -85,6 +86,7 @@ describe('delivery protocol', () => {
     ['a numeric epoch', '{"type":"commit","epoch":1,"commit":"AQ=="}', 'invalid-field', 'epoch'],
     ['a negative epoch', '{"type":"commit","epoch":"-1","commit":"AQ=="}', 'invalid-field', 'epoch'],
     ['a leading-zero epoch', '{"type":"commit","epoch":"01","commit":"AQ=="}', 'invalid-field', 'epoch'],
+    ['chained: false (absent instead)', '{"type":"commit","epoch":"1","commit":"AQ==","chained":false}', 'invalid-field', 'chained'],
     ['a refusal code that is not an MLS error code', '{"type":"refusal","what":"proposal","code":"Alice did it"}', 'invalid-field', 'code'],
     ['an epoch beyond uint64', '{"type":"commit","epoch":"18446744073709551616","commit":"AQ=="}', 'invalid-field', 'epoch'],
   ])('refuses %s with a typed error', (_what, text, code, field) => {

@@ -20,6 +20,8 @@ import { decodeIdentity, encodeIdentity } from './participant-credential.js';
  *   server → proposal{epoch, message}          (the key service's signed external Add/Remove, to members)
  *   server → commit-request{epoch}             (one member is asked to commit the pending proposals)
  *   member → commit{epoch, commit, welcome?}   server → commit-accepted{epoch} | commit-rejected{epoch, reason}
+ *   member → commit{epoch + 1, …, chained}     (the healing commit after a path-less Remove, sent at once:
+ *                                               accepted only if the commit it builds on was)
  *   server → commit{epoch, message}            (the winning commit, to every other member)
  *   server → welcome{welcome}                  (to each joiner the commit added)
  *   client → leave                             (or just disconnect: the service proposes the Remove)
@@ -51,7 +53,8 @@ export type ClientMessage =
   | { type: 'refusal'; what: RefusedWhat; code: string }
   | { type: 'key-package'; keyPackage: Uint8Array }
   | { type: 'group-created'; groupId: Uint8Array }
-  | { type: 'commit'; epoch: bigint; commit: Uint8Array; welcome?: Uint8Array }
+  /** `chained`: made on top of this member's own commit for epoch − 1, sent before that one was accepted. */
+  | { type: 'commit'; epoch: bigint; commit: Uint8Array; welcome?: Uint8Array; chained?: true }
   | { type: 'leave' };
 
 export type CommitRejectReason =
@@ -72,7 +75,9 @@ export type CommitRejectReason =
   /** The Welcome is missing, unexpected, or not encrypted to exactly the joiners the commit adds. */
   | 'welcome-mismatch'
   /** The commit's UpdatePath changes the committer's credential or signature key. */
-  | 'leaf-changed';
+  | 'leaf-changed'
+  /** A chained commit whose predecessor (the same member's commit for the epoch before) was not accepted. */
+  | 'broken-chain';
 
 /** What a member refused on its own, reported for the audit log. */
 export type RefusedWhat = 'proposal' | 'commit' | 'welcome';
@@ -170,6 +175,7 @@ type FieldKind =
   | { kind: 'epoch' }
   | { kind: 'text'; maxChars: number }
   | { kind: 'boolean' }
+  | { kind: 'true' }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'uint'; max: number }
   | { kind: 'refs'; maxItems: number }
@@ -196,6 +202,7 @@ const COMMIT_REJECT_REASONS: readonly CommitRejectReason[] = [
   'self-removal',
   'welcome-mismatch',
   'leaf-changed',
+  'broken-chain',
 ];
 const CONSENT_REFUSAL_REASONS: readonly ConsentRefusalReason[] = [
   'malformed-statement',
@@ -264,7 +271,7 @@ const CLIENT_SCHEMA: Record<ClientMessage['type'], Record<string, FieldSpec>> = 
   hello: { token: { kind: { kind: 'token' } } },
   'key-package': { keyPackage: { kind: MLS_BYTES } },
   'group-created': { groupId: { kind: GROUP_ID } },
-  commit: { epoch: { kind: EPOCH }, commit: { kind: MLS_BYTES }, welcome: { kind: MLS_BYTES, optional: true } },
+  commit: { epoch: { kind: EPOCH }, commit: { kind: MLS_BYTES }, welcome: { kind: MLS_BYTES, optional: true }, chained: { kind: { kind: 'true' }, optional: true } },
   leave: {},
   consent: { statement: { kind: { kind: 'bytes', maxBytes: 1024 } }, signature: { kind: { kind: 'bytes', maxBytes: 256 } } },
   refusal: { what: { kind: { kind: 'enum', values: ['proposal', 'commit', 'welcome'] } }, code: { kind: { kind: 'enum', values: MLS_ERROR_CODES } } },
@@ -359,6 +366,9 @@ function parseField(kind: FieldKind, value: unknown): { ok: true; value: unknown
       return { ok: true, value };
     case 'boolean':
       if (typeof value !== 'boolean') return { ok: false, reason: 'must be a boolean' };
+      return { ok: true, value };
+    case 'true':
+      if (value !== true) return { ok: false, reason: 'must be true when present' };
       return { ok: true, value };
     case 'enum':
       if (typeof value !== 'string' || !kind.values.includes(value)) return { ok: false, reason: 'is not a known value' };

@@ -148,6 +148,31 @@ describe('MlsSession', () => {
     expect(inspectCommit(removal.commit).hasPath).toBe(false);
   });
 
+  it('builds the healing commit on its own pending path-less Remove, so both can go out at once', async () => {
+    const a = await MlsSession.create({ groupId, keyPackage: await MemberKeyPackage.generate(alice), keyService: ks.info });
+    const b = await addByExternalProposal(ks, [a], bob);
+    const c = await addByExternalProposal(ks, [a, b], carol);
+    const remove = await createExternalProposal({ groupId, epoch: 2n, proposal: { kind: 'remove', leafIndex: 2 }, signer: ks.signer });
+    for (const m of [a, b, c]) await m.processMessage(remove.message);
+    const removal = (await a.createCommit())!;
+    const heal = await a.createHealingCommit(removal);
+    if (removal.healed) {
+      expect(heal).toBeUndefined(); // the library emitted the path itself: nothing to heal
+      return;
+    }
+    expect(heal).toMatchObject({ epoch: 3n, healed: true, covers: { adds: 0, removes: 0 } });
+    expect(inspectCommit(heal!.commit)).toMatchObject({ epoch: 3n, hasPath: true, proposalRefs: [] });
+    // The service accepted both, in order: a applies them; b processes them; c is out.
+    a.applyCommit(removal);
+    a.applyCommit(heal!);
+    await b.processMessage(removal.commit);
+    expect(b.healed).toBe(false);
+    await b.processMessage(heal!.commit);
+    expect([a.healed, b.healed, a.epoch, b.epoch]).toEqual([true, true, 4n, 4n]);
+    expect(await b.exportSFrameBaseKey()).toEqual(await a.exportSFrameBaseKey());
+    expect(await c.processMessage(removal.commit)).toMatchObject({ removed: true });
+  });
+
   it('commits its Removes alone when the library would admit a joiner without an UpdatePath', async () => {
     const a = await MlsSession.create({ groupId, keyPackage: await MemberKeyPackage.generate(alice), keyService: ks.info });
     const b = await addByExternalProposal(ks, [a], bob);

@@ -397,6 +397,28 @@ export class MlsSession {
     };
   }
 
+  /**
+   * The healing commit that follows `after` (this member's own path-less commit covering a Remove, not yet
+   * accepted): an empty commit — which always carries an UpdatePath — made on the epoch `after` leads to.
+   * Sending it right behind `after` (marked chained) saves a round trip to the delivery service, which
+   * accepts it only if it accepted `after` (see the class comment on unhealed epochs).
+   */
+  async createHealingCommit(after: PendingCommit): Promise<PendingCommit | undefined> {
+    const state = this.requireState();
+    if (after.healed || after.epoch !== state.groupContext.epoch) return undefined;
+    const made = await this.commitWith({ ...after.newState, unappliedProposals: {} }, []);
+    if (!made.hasPath) return undefined;
+    return {
+      epoch: after.epoch + 1n,
+      commit: made.commit,
+      welcome: undefined,
+      covers: made.covers,
+      newState: made.newState,
+      healed: true,
+      consumed: made.consumed,
+    };
+  }
+
   /** Applies this member's own commit after the delivery service accepted it. */
   applyCommit(pending: PendingCommit): ProcessOutcome {
     const state = this.requireState();

@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +23,11 @@ import { join } from 'node:path';
  * - No ListMultipartUploads and no AbortMultipartUpload in s3rver. This launcher adds both (`launcher`
  *   in `capabilities`), reading and removing s3rver's own upload directories, because the pipeline must
  *   show incomplete uploads being aborted; `listIncompleteUploads()` reads the same directories for tests.
- * - Completing a multipart upload copies every part into the object and MD5s it (its ETag is that MD5, not
- *   S3's md5-of-part-md5s "-N" form): a completion costs a full read and write of the object.
+ * - s3rver completes a multipart upload by re-reading every part through an MD5 into a new file, and gives
+ *   the object that whole-object MD5 as ETag (S3 gives md5-of-part-MD5s "-N") without checking the part
+ *   ETags it was sent. This launcher replaces that completion: parts are appended into the object without
+ *   hashing, the ETag is S3's "-N" form, and a part ETag that does not match is refused (InvalidPart), as
+ *   S3 does. A completion still copies the object once.
  *
  * `pause()` closes the listener and every open connection (clients see ECONNREFUSED) and keeps the data;
  * `resume()` listens again on the same port and directory — an S3 outage for fault tests.
@@ -60,10 +67,17 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
+interface FilesystemStore {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: Record<string, unknown>, md5: string): Promise<void>;
+  putObjectMultipart(bucket: string, uploadId: string, parts: Array<{ number: number; etag: string }>): Promise<{ md5: string; size: number }>;
+}
+
 interface S3rverInstance {
   run(): Promise<{ port: number }>;
   close(): Promise<void>;
   httpServer?: Server;
+  store: FilesystemStore;
   middleware: Array<(ctx: KoaContext, next: () => Promise<void>) => Promise<void>>;
 }
 
@@ -80,6 +94,8 @@ type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstanc
 
 const require = createRequire(import.meta.url);
 const S3rver = require('s3rver') as S3rverConstructor;
+const S3Object = require('s3rver/lib/models/object') as new (bucket: string, key: string, content: null, metadata: Record<string, unknown>) => { metadata: Record<string, unknown> };
+const S3Error = require('s3rver/lib/models/error') as new (code: string, message: string, detail?: Record<string, unknown>) => Error;
 
 const UPLOADS_DIR = '._S3rver_uploads';
 const CREDENTIALS = Object.freeze({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
@@ -145,6 +161,42 @@ function multipartExtensions(dir: string) {
   };
 }
 
+/** CompleteMultipartUpload as S3 does it: part ETags checked, parts appended (not re-hashed), ETag "<md5 of part MD5s>-N". */
+function completeLikeS3(store: FilesystemStore) {
+  return async (bucket: string, uploadId: string, parts: Array<{ number: number; etag: string }>): Promise<{ md5: string; size: number }> => {
+    const uploadDir = join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+    let key: string;
+    let metadata: Record<string, unknown>;
+    try {
+      key = await readFile(join(uploadDir, 'key'), 'utf8');
+      metadata = JSON.parse(await readFile(join(uploadDir, 'metadata'), 'utf8')) as Record<string, unknown>;
+    } catch {
+      throw new S3Error('NoSuchUpload', 'The specified upload does not exist.', { UploadId: uploadId });
+    }
+    const sorted = [...parts].sort((a, b) => a.number - b.number);
+    const md5s: Buffer[] = [];
+    for (const part of sorted) {
+      const stored = await readFile(join(uploadDir, `${part.number}.md5`), 'utf8').catch(() => undefined);
+      if (stored === undefined || stored !== part.etag) {
+        throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found or the specified entity tag might not have matched the part\'s entity tag.', { PartNumber: part.number });
+      }
+      md5s.push(Buffer.from(stored, 'hex'));
+    }
+    const objectPath = store.getResourcePath(bucket, key, 'object');
+    await mkdir(dirname(objectPath), { recursive: true });
+    const assembling = `${objectPath}.assembling-${uploadId}`;
+    await rename(join(uploadDir, String(sorted[0]!.number)), assembling);
+    for (const part of sorted.slice(1)) {
+      await pipeline(createReadStream(join(uploadDir, String(part.number)), { highWaterMark: 4 * 1024 * 1024 }), createWriteStream(assembling, { flags: 'a' }));
+    }
+    await rename(assembling, objectPath);
+    const md5 = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${sorted.length}`;
+    await store.putMetadata(bucket, key, new S3Object(bucket, key, null, metadata).metadata, md5);
+    await rm(uploadDir, { recursive: true, force: true });
+    return { md5, size: (await stat(objectPath)).size };
+  };
+}
+
 export async function startS3Server(options: { port: number; dir?: string; buckets?: readonly string[]; region?: string }): Promise<S3Server> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'chaperone-s3-')));
   const buckets = options.buckets ?? ['chaperone-recordings'];
@@ -163,6 +215,7 @@ export async function startS3Server(options: { port: number; dir?: string; bucke
     });
     // Koa composes middleware when it starts listening, so this runs before s3rver's router.
     server.middleware.unshift(multipartExtensions(dir));
+    server.store.putObjectMultipart = completeLikeS3(server.store);
     await server.run();
     instance = server;
   }

@@ -10,6 +10,7 @@ import {
   type MessageHeader,
 } from '@aws-crypto/client-node';
 import type { DataKey } from './keys/data-keys.js';
+import { hashThread, type HashThread, type OffThreadSha256 } from './hash-thread.js';
 
 /**
  * Object encryption with the AWS Encryption SDK (@aws-crypto/client-node 5.0.2; earlier decrypt releases
@@ -70,27 +71,51 @@ export function headerKeyRefs(header: MessageHeader): string[] {
   return header.encryptedDataKeys.filter((edk) => edk.providerId === KEYRING_NAMESPACE).map((edk) => edk.providerInfo.split('\u0000')[0]!);
 }
 
-/** A pass-through that counts and hashes (SHA-256) what flows through it. */
+/**
+ * A pass-through that counts and hashes (SHA-256) what flows through it, on this thread or — with
+ * `offThread` — on the helper thread (hash-thread.ts), so that hashing overlaps with encryption.
+ */
 export class HashingMeter extends Transform {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
+  private readonly remote: OffThreadSha256 | undefined;
   bytes = 0;
   private digestHex: string | undefined;
 
-  constructor(private readonly onEnd?: (meter: HashingMeter) => Error | undefined) {
+  constructor(
+    private readonly onEnd?: (meter: HashingMeter) => Error | undefined,
+    options: { offThread?: HashThread } = {},
+  ) {
     super();
+    if (options.offThread) this.remote = options.offThread.create();
+    else this.hash = createHash('sha256');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
     this.bytes += chunk.length;
-    callback(null, chunk);
+    if (this.hash) {
+      this.hash.update(chunk);
+      callback(null, chunk);
+      return;
+    }
+    const wait = this.remote!.update(chunk);
+    if (wait) void wait.then(() => callback(null, chunk));
+    else callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    this.digestHex = this.hash.digest('hex');
     // A check at the end of the stream errors the whole pipeline, so e.g. a multipart upload is aborted
     // instead of completed when the bytes turn out not to be the ones that were hashed.
-    callback(this.onEnd?.(this) ?? null);
+    const finish = (hex: string) => {
+      this.digestHex = hex;
+      callback(this.onEnd?.(this) ?? null);
+    };
+    if (this.hash) finish(this.hash.digest('hex'));
+    else this.remote!.digest().then(finish, (error: Error) => callback(error));
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.digestHex === undefined) this.remote?.drop();
+    callback(error);
   }
 
   get sha256(): string {
@@ -127,8 +152,9 @@ export function encryptShielded(source: Readable, key: DataKey, context: Record<
     guard.end();
   });
   source.pipe(guard);
-  const plaintext = new HashingMeter();
-  const ciphertext = new HashingMeter(() => readError ?? options.check?.(plaintext));
+  // Both hashes run on the helper thread; this thread encrypts.
+  const plaintext = new HashingMeter(undefined, { offThread: hashThread });
+  const ciphertext = new HashingMeter(() => readError ?? options.check?.(plaintext), { offThread: hashThread });
   const output = new PassThrough();
   const done = pipeline(guard, plaintext, encryptingStream(key, context, { frameLength: options.frameLength }), ciphertext);
   ciphertext.pipe(output);

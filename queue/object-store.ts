@@ -33,8 +33,17 @@ export interface ObjectStoreOptions {
    * development s3rver) never confirms it, so development sets this false and records `sse = none`.
    */
   requireSse: boolean;
+  /**
+   * Sign upload requests with UNSIGNED-PAYLOAD instead of the SHA-256 of every part (default true). The
+   * signer would otherwise hash each part on this thread — a third pass over the data. Integrity in transit
+   * is TLS's (production refuses plain-HTTP endpoints) plus S3's CRC checksums, and end to end it is ours:
+   * the ciphertext SHA-256 is checked by reading the object back before the spool is released.
+   */
+  unsignedPayload?: boolean;
   logger: Logger;
 }
+
+const UNSIGNED_PAYLOAD_COMMANDS: ReadonlySet<string> = new Set(['PutObjectCommand', 'UploadPartCommand']);
 
 export interface PutResult {
   etag: string | undefined;
@@ -54,6 +63,16 @@ export class ObjectStore {
     if (!Number.isInteger(options.queueSize) || options.queueSize < 1 || options.queueSize > 16) throw new TypeError('s3.queueSize: must be an integer from 1 to 16');
     if (options.requireSse && !options.sseKmsKeyId) throw new TypeError('s3.sseKmsKeyId: required when SSE-KMS confirmation is required');
     this.bucket = options.bucket;
+    if (options.unsignedPayload ?? true) {
+      options.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const request = args.request as { headers?: Record<string, string> };
+          if (UNSIGNED_PAYLOAD_COMMANDS.has(context.commandName ?? '') && request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+          return next(args);
+        },
+        { step: 'build', name: 'chaperoneUnsignedPayload', override: true },
+      );
+    }
   }
 
   /**

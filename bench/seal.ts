@@ -1,0 +1,298 @@
+// Sealing benchmark: `npm run bench -- seal [--sizes=1,4]` (GiB). Seals one synthetic track per size
+// through the real pipeline — BullMQ flow on a private Redis, catalog in a private PostgreSQL, KMS double
+// (key root and manifest signing key), s3rver in a child process (its MD5 and disk work stay off the
+// sealing process) — and compares with the limit measured in the same run on the same bytes: Node's
+// SHA-256 and AES-256-GCM, on one core, one after the other: limit = 1 / (1/h + 1/a).
+//
+//   mibps            size / (enqueue → segment stored): hash pass, encrypt + upload pass, catalogued.
+//                    This is the work the limit models (one hash and one encryption of every byte).
+//   verify_mibps     size / (stored → verified): read back, decrypt, both hashes.
+//   end_to_end_mibps size / (enqueue → recording sealed, manifest signed, spool released).
+//   peak_rss_mib     highest RSS of this (sealing) process while the size was sealed, sampled every 20 ms.
+//
+// bench/run.ts bundles this file and prints the returned report as the last stdout line. The same bundle,
+// started with CHAPERONE_BENCH_ROLE=s3-server, is the s3rver child.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { FlowProducer } from 'bullmq';
+import pg from 'pg';
+import { migrate } from '../db/migrate.js';
+import { freePort } from '../devstack/free-port.js';
+import { startKmsDouble } from '../devstack/kms-double/index.js';
+import { startPostgresServer } from '../devstack/postgres-server.js';
+import { startRedisServer } from '../devstack/redis-server.js';
+import { startS3Server } from '../devstack/s3-server.js';
+import { getRecording, listSegments } from '../queue/catalog.js';
+import { enqueueSealRecording } from '../queue/contract.js';
+import { KmsKeyRoot } from '../queue/keys/key-root.js';
+import { silentLogger } from '../queue/logger.js';
+import { KmsManifestSigner } from '../queue/manifest-signer.js';
+import { ObjectStore } from '../queue/object-store.js';
+import { Spool } from '../queue/spool.js';
+import { startSealWorkers } from '../queue/workers.js';
+
+export interface BenchContext {
+  readonly repoRoot: string;
+  readonly workDir: string;
+  readonly args: readonly string[];
+  readonly progress: (message: string) => void;
+}
+
+interface SizeResult {
+  gib: number;
+  bytes: number;
+  sha256_mibps: number;
+  aes_gcm_mibps: number;
+  limit_mibps: number;
+  mibps: number;
+  ratio: number;
+  /** The two passes inside `mibps`: hash-segment, then store-segment (encrypt + upload). */
+  hash_step_mibps: number;
+  store_step_mibps: number;
+  verify_mibps: number;
+  end_to_end_mibps: number;
+  peak_rss_mib: number;
+  s3_server_peak_rss_mib: number;
+}
+
+export interface SealBenchReport {
+  bench: 'seal';
+  /** Of the size with the lowest ratio. */
+  mibps: number;
+  limit_mibps: number;
+  ratio: number;
+  /** Highest over all sizes. */
+  peak_rss_mib: number;
+  mibps_measures: string;
+  frame_length_bytes: number;
+  part_size_bytes: number;
+  sizes: SizeResult[];
+}
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const CHUNK = MiB;
+const FRAME_LENGTH = MiB;
+const PART_SIZE = 16 * MiB;
+
+if (process.env.CHAPERONE_BENCH_ROLE === 's3-server') {
+  const s3 = await startS3Server({ port: Number(process.env.CHAPERONE_BENCH_S3_PORT), dir: process.env.CHAPERONE_BENCH_S3_DIR! });
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => {
+    void s3.stop().finally(() => process.exit(0));
+  });
+}
+
+function sizesArg(args: readonly string[]): number[] {
+  const raw = args.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length) ?? '1,4';
+  const sizes = raw.split(',').map(Number);
+  if (sizes.some((s) => !Number.isFinite(s) || s <= 0 || s > 64)) throw new RangeError(`--sizes must be GiB values in (0, 64], got ${raw}`);
+  return sizes;
+}
+
+/** Synthetic track: incompressible bytes (a random 16 MiB block, varied per block), written with backpressure. */
+async function writeSynthetic(path: string, bytes: number): Promise<void> {
+  const block = randomBytes(16 * MiB);
+  const out = createWriteStream(path, { highWaterMark: 16 * MiB });
+  for (let written = 0, n = 0; written < bytes; n++) {
+    const length = Math.min(block.length, bytes - written);
+    block.writeUInt32BE(n, (n * 4096) % (block.length - 4));
+    if (!out.write(Buffer.from(block.subarray(0, length)))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+    written += length;
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+/** Throughput (MiB/s) of `work` over the file, read in 1 MiB chunks, on this thread. */
+async function measurePass(path: string, bytes: number, work: (chunk: Buffer) => void, finish: () => void): Promise<number> {
+  const started = performance.now();
+  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) work(chunk as Buffer);
+  finish();
+  return bytes / MiB / ((performance.now() - started) / 1000);
+}
+
+async function limitOf(path: string, bytes: number): Promise<{ h: number; a: number; limit: number }> {
+  const hash = createHash('sha256');
+  const h = await measurePass(path, bytes, (c) => hash.update(c), () => hash.digest());
+  const cipher = createCipheriv('aes-256-gcm', randomBytes(32), randomBytes(12));
+  const a = await measurePass(path, bytes, (c) => void cipher.update(c), () => (cipher.final(), cipher.getAuthTag()));
+  return { h, a, limit: 1 / (1 / h + 1 / a) };
+}
+
+async function vmHwmMib(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+async function startS3Child(port: number, dir: string): Promise<ChildProcess> {
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, [self], { env: { ...process.env, CHAPERONE_BENCH_ROLE: 's3-server', CHAPERONE_BENCH_S3_PORT: String(port), CHAPERONE_BENCH_S3_DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => line === 'ready' && resolve());
+    child.once('exit', (code) => reject(new Error(`s3rver child exited (${code}) before it was ready`)));
+  });
+  return child;
+}
+
+export async function run(context: BenchContext): Promise<SealBenchReport> {
+  const sizes = sizesArg(context.args);
+  const dir = join(context.workDir, 'seal');
+  await rm(dir, { recursive: true, force: true });
+  const spoolDir = join(dir, 'spool');
+  const s3Dir = join(dir, 's3');
+  await mkdir(spoolDir, { recursive: true });
+  await mkdir(s3Dir, { recursive: true });
+
+  context.progress('starting PostgreSQL, Redis, the KMS double and s3rver (child process)');
+  const s3Port = await freePort();
+  const [postgres, redis, kms, s3Child] = await Promise.all([
+    freePort().then((port) => startPostgresServer({ port })),
+    freePort().then((port) => startRedisServer({ port })),
+    freePort().then((port) => startKmsDouble({ port })),
+    startS3Child(s3Port, s3Dir),
+  ]);
+  const pool = new pg.Pool({ connectionString: postgres.url, max: 8 });
+  const kmsClient = new KMSClient({ endpoint: kms.endpoint, region: kms.region, credentials: kms.credentials });
+  const s3 = new S3Client({
+    endpoint: `http://127.0.0.1:${s3Port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const flows = new FlowProducer({ connection: { url: redis.url }, prefix: 'bench' });
+  let workers: ReturnType<typeof startSealWorkers> | undefined;
+  try {
+    const client = await pool.connect();
+    // Bundled into .tmp/bench, so the migrations are named from the repository, not from import.meta.url.
+    await migrate(client, join(context.repoRoot, 'db', 'migrations')).finally(() => client.release());
+    const root = await kmsClient.send(new CreateKeyCommand({ Description: 'bench root' }));
+    const signing = await kmsClient.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }));
+    const services = {
+      pool,
+      store: new ObjectStore({ client: s3, bucket: 'chaperone-recordings', partSizeBytes: PART_SIZE, queueSize: 2, sseKmsKeyId: root.KeyMetadata!.Arn!, requireSse: false, logger: silentLogger }),
+      keyRoot: new KmsKeyRoot(kmsClient, root.KeyMetadata!.Arn!),
+      signer: new KmsManifestSigner(kmsClient, signing.KeyMetadata!.Arn!),
+      spool: new Spool(spoolDir),
+      logger: silentLogger,
+      frameLengthBytes: FRAME_LENGTH,
+    };
+    workers = startSealWorkers(services, { connection: { url: redis.url }, prefix: 'bench', segmentConcurrency: 1, recordingConcurrency: 1 });
+    const results: SizeResult[] = [];
+    for (const gib of sizes) {
+      const bytes = Math.round(gib * GiB);
+      const recordingId = `bench-${String(gib).replace(".", "p")}gib-${Date.now()}`;
+      const file = 't01-video-s01.webm';
+      await mkdir(join(spoolDir, recordingId), { recursive: true });
+      context.progress(`${gib} GiB: writing the synthetic track`);
+      await writeSynthetic(join(spoolDir, recordingId, file), bytes);
+      context.progress(`${gib} GiB: measuring the limit (SHA-256, then AES-256-GCM, over the same bytes)`);
+      const limit = await limitOf(join(spoolDir, recordingId, file), bytes);
+      context.progress(`${gib} GiB: h = ${limit.h.toFixed(0)} MiB/s, a = ${limit.a.toFixed(0)} MiB/s, limit = ${limit.limit.toFixed(0)} MiB/s; sealing`);
+      let peakRss = process.memoryUsage.rss();
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
+      const t0 = Date.now();
+      await enqueueSealRecording(
+        { pool, flows },
+        {
+          recordingId,
+          roomId: 'bench-room',
+          recorderId: 'bench-recorder',
+          policy: { policyId: 'bench', policyVersion: 1, purpose: 'quality-review', retentionDays: 30 },
+          consentRefs: [],
+          startedAtMs: t0,
+          endedAtMs: t0 + 1000,
+          tracks: [
+            {
+              trackId: 't01-video',
+              participantId: 'bench-participant',
+              kind: 'video',
+              codec: 'vp8',
+              startedAtMs: t0,
+              endedAtMs: t0 + 1000,
+              framesReceived: 0,
+              framesWritten: 0,
+              decryptFailures: 0,
+              gaps: [],
+              segments: [{ file, startedAtMs: t0, endedAtMs: t0 + 1000, durationMs: 1000, framesReceived: 0, framesWritten: 0, gaps: [] }],
+            },
+          ],
+        },
+      );
+      let lastReport = 0;
+      for (;;) {
+        const recording = await getRecording(pool, recordingId);
+        if (recording?.state === 'failed') throw new Error(`sealing failed: ${recording.failureCode}: ${recording.failureDetail}`);
+        if (recording?.state === 'sealed' && recording.spoolReleasedAt) break;
+        if (Date.now() - lastReport > 5000) {
+          lastReport = Date.now();
+          const [segment] = await listSegments(pool, recordingId);
+          context.progress(`${gib} GiB: ${segment?.state ?? 'queued'} after ${((Date.now() - t0) / 1000).toFixed(1)} s, rss ${Math.round(process.memoryUsage.rss() / MiB)} MiB`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const sealedAt = Date.now();
+      clearInterval(sampler);
+      const { rows } = await pool.query<{ hashed: Date; stored: Date; verified: Date }>(
+        'select hashed_at as hashed, stored_at as stored, verified_at as verified from recording_segments where recording_id = $1',
+        [recordingId],
+      );
+      const hashed = rows[0]!.hashed.getTime();
+      const stored = rows[0]!.stored.getTime();
+      const verified = rows[0]!.verified.getTime();
+      const mib = bytes / MiB;
+      const mibps = mib / ((stored - t0) / 1000);
+      const result: SizeResult = {
+        gib,
+        bytes,
+        sha256_mibps: Math.round(limit.h),
+        aes_gcm_mibps: Math.round(limit.a),
+        limit_mibps: Math.round(limit.limit),
+        mibps: Math.round(mibps),
+        ratio: Number((mibps / limit.limit).toFixed(3)),
+        hash_step_mibps: Math.round(mib / ((hashed - t0) / 1000)),
+        store_step_mibps: Math.round(mib / ((stored - hashed) / 1000)),
+        verify_mibps: Math.round(mib / ((verified - stored) / 1000)),
+        end_to_end_mibps: Math.round(mib / ((sealedAt - t0) / 1000)),
+        peak_rss_mib: Math.round(peakRss / MiB),
+        s3_server_peak_rss_mib: await vmHwmMib(s3Child.pid!),
+      };
+      results.push(result);
+      context.progress(`${gib} GiB: ${JSON.stringify(result)}`);
+      const [segment] = await listSegments(pool, recordingId);
+      await s3.send(new DeleteObjectCommand({ Bucket: 'chaperone-recordings', Key: segment!.objectKey! }));
+      await rm(join(spoolDir, recordingId), { recursive: true, force: true });
+    }
+    const worst = results.reduce((a, b) => (b.ratio < a.ratio ? b : a));
+    return {
+      bench: 'seal',
+      mibps: worst.mibps,
+      limit_mibps: worst.limit_mibps,
+      ratio: worst.ratio,
+      peak_rss_mib: Math.max(...results.map((r) => r.peak_rss_mib)),
+      mibps_measures: 'plaintext MiB / (enqueue → segment stored: hash pass, then encrypt + multipart upload pass, catalogued)',
+      frame_length_bytes: FRAME_LENGTH,
+      part_size_bytes: PART_SIZE,
+      sizes: results,
+    };
+  } finally {
+    await workers?.abort();
+    await flows.close();
+    await pool.end();
+    s3.destroy();
+    kmsClient.destroy();
+    s3Child.kill('SIGTERM');
+    await Promise.all([postgres.stop(), redis.stop(), kms.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  }
+}

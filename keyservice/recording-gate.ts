@@ -82,7 +82,18 @@ interface Dispatch {
   signatureKey: string | undefined;
   /** The recorder became a member under this dispatch. */
   joined: boolean;
+  /**
+   * Set when the job's recorder left while recording was still authorized — most likely its page or
+   * browser crashed. Until then it may rejoin under the same job (same recording, a new member, issue 8);
+   * after it, the job is taken as over and a new one is dispatched.
+   */
+  rejoinDeadlineMs?: number;
+  /** The recorder said it was leaving (it finished): its departure ends the job at once. */
+  recorderLeaving?: boolean;
 }
+
+/** How long a recorder whose membership ended unexpectedly has to rejoin under the same job. */
+export const RECORDER_REJOIN_GRACE_MS = 20_000;
 
 interface RemovalWatch {
   leafIndex: number;
@@ -566,12 +577,24 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
       g.decisions = undefined;
       return;
     }
-    // A dispatched recorder that was a member and is gone (left, crashed, removed) ends its job.
+    // A dispatched recorder that was a member and is gone (left, crashed, removed): while recording stays
+    // authorized its job stays open for a rejoin for a grace period; otherwise the job ends.
+    if (g.dispatch?.joined && recorders.some((r) => r.id === g.dispatch!.recorderId && r.leaving)) g.dispatch.recorderLeaving = true;
     if (g.dispatch?.joined && !recorders.some((r) => r.id === g.dispatch!.recorderId)) {
+      if (auth.authorized && !g.dispatch.recorderLeaving) {
+        g.dispatch.joined = false;
+        g.dispatch.rejoinDeadlineMs = Date.now() + RECORDER_REJOIN_GRACE_MS;
+        setTimeout(() => void this.evaluate(g), RECORDER_REJOIN_GRACE_MS + 50).unref();
+      } else {
+        g.dispatch = undefined;
+      }
+    }
+    if (g.dispatch !== undefined && !g.dispatch.joined && g.dispatch.rejoinDeadlineMs !== undefined && Date.now() >= g.dispatch.rejoinDeadlineMs) {
       g.dispatch = undefined;
     }
     if (g.dispatch !== undefined && !g.dispatch.joined && recorders.some((r) => r.id === g.dispatch!.recorderId)) {
       g.dispatch.joined = true;
+      delete g.dispatch.rejoinDeadlineMs;
     }
     if (auth.authorized) {
       if (g.dispatch === undefined && recorders.length === 0 && !room.joinerViews().some((j) => j.kind === 'recorder')) await this.dispatch(g);

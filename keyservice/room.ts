@@ -443,6 +443,8 @@ export class Room {
     const member = this.memberByLink(link);
     if (member !== undefined) {
       member.leaving = true;
+      // Observers learn that the departure is deliberate (a recorder finishing, not crashing).
+      await this.options.observer?.changed(this);
       await this.scheduleWork();
       return;
     }

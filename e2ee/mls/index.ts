@@ -88,5 +88,6 @@ export {
   recorderCredentialSignContent,
   type RecorderCheckContext,
   type RecorderCredentialRequest,
+  type RecorderCredentialSigner,
 } from './recorder-credential.js';
 export { MemberSignatureKeys } from './signature-keys.js';

@@ -1,6 +1,5 @@
 import { bytesEqual, concatBytes, utf8Encode } from './bytes.js';
 import { mlsCipherSuite } from './ciphersuite.js';
-import type { ExternalProposalSigner } from './external-proposal.js';
 import type { ExternalSenderInfo } from './external-sender.js';
 import { CredentialError, identityProblem, issuedRecorderTbsFields, type IssuedRecorderIdentity, type RecorderIssuance } from './participant-credential.js';
 import { vector } from './tls.js';
@@ -24,6 +23,12 @@ import { vector } from './tls.js';
  * read as a credential and no credential signature as an MLS message. The same signer interface signs
  * both, so the key can live in a KMS.
  */
+
+/** What signs a credential: the external-sender signer (structurally an ExternalProposalSigner). */
+export interface RecorderCredentialSigner {
+  readonly signaturePublicKey: Uint8Array;
+  sign(content: Uint8Array): Promise<Uint8Array>;
+}
 
 export const RECORDER_CREDENTIAL_LABEL = 'Chaperone 1.0 RecorderCredentialTBS';
 /** Members accept a credential this long after its not_after, for clock differences. */
@@ -49,7 +54,7 @@ export interface RecorderCredentialRequest {
 }
 
 /** Issues a recorder credential (key service side). Throws CredentialError for a request breaking the rules. */
-export async function issueRecorderCredential(request: RecorderCredentialRequest, signer: ExternalProposalSigner): Promise<IssuedRecorderIdentity> {
+export async function issueRecorderCredential(request: RecorderCredentialRequest, signer: RecorderCredentialSigner): Promise<IssuedRecorderIdentity> {
   if (!(request.leafSignaturePublicKey instanceof Uint8Array) || request.leafSignaturePublicKey.length !== 32) {
     throw new CredentialError('leafSignaturePublicKey must be a 32-byte Ed25519 public key');
   }

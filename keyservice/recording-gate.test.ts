@@ -375,6 +375,50 @@ describe('recording gate: consent → membership', () => {
     void recorder;
   });
 
+  it('a new policy version needs everyone to consent again: the recorder leaves at once; a disabled policy keeps it out', async () => {
+    const room = newRoom();
+    await setPolicy(room);
+    const a = await join(room, person('p-vi', 'Vi'));
+    const b = await join(room, person('p-wu', 'Wu'));
+    await until(() => [a, b].every((m) => m.policies.length > 0 && m.epochs.at(-1)?.epoch === snapshot(room).epoch), 'policy');
+    const dispatched = nextDispatch(room);
+    await a.member.consent('grant');
+    await b.member.consent('grant');
+    const recorder = await admitRecorder(room, await dispatched);
+    await until(() => hasRecorder(room), 'recorder in');
+    await setPolicy(room, { purpose: 'quality-review' });
+    await until(() => recorder.removed.length === 1 && !hasRecorder(room), 'recorder removed at the new version');
+    expect(dispatcher.stopped.filter((x) => x.roomId === room).map((x) => x.reason)).toEqual(['policy-changed']);
+    await until(() => a.policies.at(-1)?.version === 2, 'members see version 2');
+    // Consent to version 2, but the operator switched recording off: nothing is dispatched.
+    await setPolicy(room, { enabled: false, purpose: 'quality-review' });
+    await until(() => a.policies.at(-1)?.version === 3, 'members see version 3');
+    await a.member.consent('grant');
+    await b.member.consent('grant');
+    expect(dispatcher.dispatched.filter((j) => j.roomId === room)).toHaveLength(1);
+    const status = await (await fetch(`${service.url}/v1/rooms/${room}/consent-status`, { headers: { authorization: `Bearer ${await tokens.issue({ sub: 'op-1', role: 'operator' })}` } })).json();
+    expect(status).toEqual({ policyVersion: 3, granted: 2, required: 2, authorized: false, recorderPresent: false });
+  });
+
+  it('one-party mode (set explicitly): one grant records, and a joiner sees the notice without removing the recorder', async () => {
+    const room = newRoom();
+    await setPolicy(room, { consentMode: 'one-party' });
+    const clinician = await join(room, person('c-xu', 'Dr. Xu'), { role: 'clinician' });
+    const patient = await join(room, person('p-yo', 'Yo'));
+    await until(() => [clinician, patient].every((m) => m.policies.length > 0), 'policy');
+    expect(patient.policies.at(-1)).toMatchObject({ consentMode: 'one-party' });
+    const dispatched = nextDispatch(room);
+    await clinician.member.consent('grant');
+    const recorder = await admitRecorder(room, await dispatched);
+    await until(() => hasRecorder(room) && rosterHasRecorder(patient), 'recorder in');
+    const late = await join(room, person('p-zed', 'Zed'));
+    await until(() => late.policies.length > 0 && rosterHasRecorder(late), 'the joiner sees the notice and the recorder');
+    expect(recorder.removed).toHaveLength(0);
+    // The consenting party withdraws: recording stops.
+    await clinician.member.consent('revoke');
+    await until(() => recorder.removed.length === 1, 'recorder removed');
+  });
+
   it('keeps both chains verifiable', async () => {
     await service.flushAudit();
     expect(await verifyAuditChain(db.pool)).toMatchObject({ ok: true, problems: [] });

@@ -252,9 +252,11 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
     const g = this.rooms.get(view.roomId);
     if (g === undefined) return { admit: false, reason: 'room not tracked' };
     if (joiner.kind === 'participant') {
-      // The recorder was expelled when this joiner arrived (evaluate); name it again so no commit could
-      // ever add the joiner while the recorder stays (the room commits the recorder's Remove first).
-      const recorders = g.room.memberViews().filter((m) => m.kind === 'recorder').map((m) => m.leafIndex);
+      // All-party: the joiner's arrival made recording unauthorized and the recorder was expelled
+      // (evaluate); name it again so no commit can add the joiner while the recorder stays (the room
+      // commits the recorder's Remove first). One-party: the recorder stays; the joiner sees the notice.
+      const auth = await this.authorization(g);
+      const recorders = auth.authorized ? [] : g.room.memberViews().filter((m) => m.kind === 'recorder').map((m) => m.leafIndex);
       this.options.audit.record({ event: 'member.admitted', roomId: view.roomId, subjectId: joiner.id, details: { kind: joiner.kind, role: joiner.role } });
       return recorders.length > 0 ? { admit: true, alsoRemove: recorders } : { admit: true };
     }

@@ -55,6 +55,10 @@ export class CallRecorderError extends Error {
 
 type SessionEnd = 'removed' | 'crashed' | 'stopped' | 'room-empty';
 
+const RETRY_DELAY_MS = 250;
+/** Time for the leave message to reach the key service before the page goes. */
+const LEAVE_FLUSH_MS = 100;
+
 function recorderIdOf(credential: string): string {
   const bytes = base64Decode(credential);
   return bytes ? decodeIdentity(bytes).id : 'unknown';
@@ -121,6 +125,8 @@ export class CallRecorder {
             await this.recording.finalize('failed');
             throw new CallRecorderError('too-many-restarts', `recording ${this.job.recordingId} could not rejoin after ${maxRestarts} restarts`, { cause: error });
           }
+          // e.g. the key service still lists the previous membership: it goes when its connection drops.
+          await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * restarts));
           continue;
         }
         if (end === 'removed') {
@@ -181,16 +187,19 @@ export class CallRecorder {
     const browser = await this.env.browser.get();
     const context = await browser.createBrowserContext();
     let endedBy: SessionEnd = 'crashed';
+    let page: Page | undefined;
     try {
-      const page = await context.newPage();
+      page = await context.newPage();
       this.currentPage = page;
       page.once('error', () => this.endSession?.('crashed'));
       page.once('close', () => this.endSession?.('crashed'));
       page.on('pageerror', (error) => this.env.log?.('recorder page error', { recordingId: this.job.recordingId, session, error: (error as Error).name }));
       await page.goto(this.env.pageUrl);
       const startedAt = Date.now();
+      this.env.log?.('recorder page loaded', { recordingId: this.job.recordingId, session });
       const signaturePublicKey = await page.evaluate(() => window.chaperoneRecorder.createSignatureKey());
       const issued = await this.env.credentials.obtain({ roomId: this.job.roomId, jobId: this.job.recordingId, signaturePublicKey });
+      this.env.log?.('recorder credential issued', { recordingId: this.job.recordingId, session, ms: Date.now() - startedAt });
       const config: RecorderConfig = {
         deliveryUrl: issued.deliveryUrl,
         sfuUrl: this.env.sfuUrl,
@@ -223,7 +232,12 @@ export class CallRecorder {
       clearTimeout(emptyTimer);
       this.currentPage = undefined;
       unregister();
-      // Closing the context drops the page's key-service connection: the service proposes our removal.
+      // Finishing (not crashing, not removed): say so, so the key service ends the job rather than
+      // holding it open for a rejoin. Then closing the context drops the page's connections.
+      if (endedBy === 'stopped' || endedBy === 'room-empty') {
+        await page?.evaluate(() => window.chaperoneRecorder.leave()).catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, LEAVE_FLUSH_MS));
+      }
       await context.close().catch(() => undefined);
       await this.recording.endSession(session, endedBy);
     }

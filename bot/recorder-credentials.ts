@@ -51,9 +51,15 @@ export function keyServiceCredentialSource(options: {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ jobId, signaturePublicKey }),
       });
-      const body = (await response.json().catch(() => ({}))) as { credential?: string; deliveryUrl?: string; code?: string; message?: string };
+      const body = (await response.json().catch(() => ({}))) as {
+        credential?: string;
+        deliveryUrl?: string;
+        error?: { code?: string; message?: string; reason?: string };
+      };
       if (response.status !== 201 || !body.credential || !body.deliveryUrl) {
-        throw new RecorderCredentialError(body.code ?? 'unexpected-response', response.status, `key service refused the recorder credential: ${body.code ?? response.status} ${body.message ?? ''}`.trim());
+        const code = body.error?.code ?? 'unexpected-response';
+        const why = [body.error?.message, body.error?.reason].filter(Boolean).join(': ');
+        throw new RecorderCredentialError(code, response.status, `key service refused the recorder credential (${response.status} ${code}${why ? `: ${why}` : ''})`);
       }
       return { token, credential: body.credential, deliveryUrl: body.deliveryUrl };
     },

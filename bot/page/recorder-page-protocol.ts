@@ -43,4 +43,6 @@ export interface RecorderPageApi {
    */
   createSignatureKey(): Promise<string>;
   start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIndex: number }>;
+  /** Leaves the MLS group deliberately (the recording is finishing, not crashing). */
+  leave(): void;
 }

@@ -20,6 +20,7 @@ declare global {
 const RECORDER_DISPLAY_NAME = 'Chaperone recorder';
 
 let signatureKeys: MemberSignatureKeys | undefined;
+let activeMember: CallMember | undefined;
 
 async function createSignatureKey(): Promise<string> {
   signatureKeys = await MemberSignatureKeys.generate();
@@ -65,6 +66,7 @@ async function start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIn
   });
   member.on('error', (error) => control({ type: 'error', code: error.code, message: error.message }));
   await member.start(config.token);
+  activeMember = member;
 
   let nextStream = 1;
   const streamsByFeed = new Map<string, number[]>();
@@ -96,4 +98,4 @@ async function start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIn
   return joined;
 }
 
-window.chaperoneRecorder = { createSignatureKey, start };
+window.chaperoneRecorder = { createSignatureKey, start, leave: () => activeMember?.close() };

@@ -32,6 +32,7 @@ interface StreamState {
   kind: FrameKind;
   trackKey: string | undefined;
   decryptFailures: number;
+  keyFrameRequests: number;
 }
 
 export class CallRecording {
@@ -99,13 +100,23 @@ export class CallRecording {
       }
       case 'stream-start':
         if (message.kind === 'audio' || message.kind === 'video') {
-          this.streams.set(`${session}:${message.streamNumber}`, { kind: message.kind, trackKey: undefined, decryptFailures: 0 });
+          this.streams.set(`${session}:${message.streamNumber}`, { kind: message.kind, trackKey: undefined, decryptFailures: 0, keyFrameRequests: 0 });
         }
         break;
       case 'stream-end': {
         const stream = this.streams.get(`${session}:${message.streamNumber}`);
         const track = stream?.trackKey ? this.tracks.get(stream.trackKey) : undefined;
         if (track && track.streamKey === `${session}:${message.streamNumber}`) await this.closeSegment(track);
+        break;
+      }
+      case 'stream-rtp': {
+        const stream = this.streams.get(`${session}:${message.streamNumber}`);
+        const requests = (Number(message.pliCount) || 0) + (Number(message.firCount) || 0);
+        if (stream && requests > stream.keyFrameRequests) {
+          const track = stream.trackKey ? this.tracks.get(stream.trackKey) : undefined;
+          if (track) track.entry.keyFrameRequests += requests - stream.keyFrameRequests;
+          stream.keyFrameRequests = requests;
+        }
         break;
       }
       case 'stream-stats': {
@@ -152,6 +163,7 @@ export class CallRecording {
           framesReceived: 0,
           framesWritten: 0,
           decryptFailures: 0,
+          keyFrameRequests: 0,
           gaps: [],
           segments: [],
         },

@@ -5,6 +5,11 @@
  */
 export const RECORD_QUEUE = 'chaperone-record';
 export const RECORD_JOB = 'record-call';
+/**
+ * A custom event on RECORD_QUEUE's event stream (QueueEventsProducer → QueueEvents), fields { jobId,
+ * roomId, reason }: the recorder holding that job finishes.
+ */
+export const RECORDER_STOP_EVENT = 'recorder-stop';
 
 export interface RecordJobData {
   recordingId: string;

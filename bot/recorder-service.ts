@@ -1,9 +1,9 @@
-import { Worker, UnrecoverableError, type Job } from 'bullmq';
+import { QueueEvents, Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CallRecorder, type CallRecorderEnvironment } from './call-recorder.js';
 import { FrameSinkServer } from './frame-sink-server.js';
 import { RecorderBrowser } from './recorder-browser.js';
-import { RECORD_QUEUE, RecordJobError, parseRecordJobData, type RecordJobResult } from './record-job.js';
+import { RECORD_QUEUE, RECORDER_STOP_EVENT, RecordJobError, parseRecordJobData, type RecordJobResult } from './record-job.js';
 import type { RecordingTrackManifest } from './track-manifest.js';
 
 /**
@@ -72,9 +72,20 @@ export async function startRecorderService(options: RecorderServiceOptions): Pro
     },
   );
   worker.on('error', (error) => options.log?.('record worker error', { error: error.message }));
+  // The key service publishes a stop on the queue's event stream when authorization ends (its removal
+  // of the recorder from the group is what actually stops decryption; this finishes the job promptly).
+  const events = new QueueEvents(RECORD_QUEUE, { connection: new Redis(options.redisUrl, { maxRetriesPerRequest: null }), prefix: options.queuePrefix });
+  events.on(RECORDER_STOP_EVENT as 'error', ((event: { jobId?: string; reason?: string }) => {
+    const recorder = event.jobId ? active.get(event.jobId) : undefined;
+    if (recorder) {
+      options.log?.('recorder stop requested', { recordingId: event.jobId, reason: event.reason });
+      recorder.stop('stopped');
+    }
+  }) as never);
 
   const closeAll = async () => {
     await worker.close();
+    await events.close();
     await frameSink.close();
     await browser.close();
     connection.disconnect();

@@ -31,6 +31,8 @@ export interface TrackEntry {
   framesReceived: number;
   framesWritten: number;
   decryptFailures: number;
+  /** Key-frame requests (PLI + FIR) the recorder's receiver sent toward this participant (getStats). */
+  keyFrameRequests: number;
   gaps: SegmentGap[];
   segments: TrackSegmentEntry[];
 }

@@ -22,11 +22,7 @@ import type { RecordJobData as BotRecordJobData } from '../bot/record-job.js';
  */
 
 export { RECORD_JOB, RECORD_QUEUE } from '../bot/record-job.js';
-/**
- * A custom event on RECORD_QUEUE's event stream (BullMQ QueueEventsProducer → QueueEvents), fields
- * { jobId, roomId, reason } (strings): the recorder holding that job leaves the call and finishes.
- */
-export const RECORDER_STOP_EVENT = 'recorder-stop';
+export { RECORDER_STOP_EVENT } from '../bot/record-job.js';
 
 export function RECORDER_CREDENTIAL_PATH(roomId: string): string {
   return `/v1/rooms/${encodeURIComponent(roomId)}/recorder-credentials`;

@@ -18,6 +18,7 @@ declare global {
 }
 
 const RECORDER_DISPLAY_NAME = 'Chaperone recorder';
+const RTP_STATS_INTERVAL_MS = 2000;
 
 let signatureKeys: MemberSignatureKeys | undefined;
 let activeMember: CallMember | undefined;
@@ -70,6 +71,21 @@ async function start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIn
 
   let nextStream = 1;
   const streamsByFeed = new Map<string, number[]>();
+  const receivers = new Map<number, RTCRtpReceiver>();
+  // Key-frame requests (PLI/FIR) are what a careless recorder inflicts on the senders: report them.
+  setInterval(async () => {
+    for (const [streamNumber, receiver] of receivers) {
+      if (receiver.track.readyState === 'ended') {
+        receivers.delete(streamNumber);
+        continue;
+      }
+      (await receiver.getStats()).forEach((entry: { type?: string; pliCount?: number; firCount?: number }) => {
+        if (entry.type === 'inbound-rtp' && entry.pliCount !== undefined) {
+          control({ type: 'stream-rtp', streamNumber, pliCount: entry.pliCount ?? 0, firCount: entry.firCount ?? 0 });
+        }
+      });
+    }
+  }, RTP_STATS_INTERVAL_MS);
   const sfu = await joinJanusVideoRoom({
     url: config.sfuUrl,
     room: config.sfuRoom,
@@ -80,6 +96,7 @@ async function start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIn
         const options: RecorderTransformOptions = { streamNumber, kind: remote.kind };
         control({ type: 'stream-start', streamNumber, kind: remote.kind, codec: remote.kind === 'video' ? 'vp8' : 'opus', feedId: remote.feedId });
         remote.receiver.transform = new RTCRtpScriptTransform(worker, options);
+        receivers.set(streamNumber, remote.receiver);
         remote.track.addEventListener('ended', () => control({ type: 'stream-end', streamNumber }));
         streamsByFeed.set(remote.feedId, [...(streamsByFeed.get(remote.feedId) ?? []), streamNumber]);
       },

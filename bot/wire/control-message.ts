@@ -19,6 +19,8 @@ export type PageControlMessage =
   | { type: 'stream-end'; streamNumber: number }
   /** Frames the worker saw but could not hand over (counted per stream and reason). */
   | { type: 'stream-stats'; streamNumber: number; failures: Record<string, number>; framesDecrypted: number }
+  /** Receiver figures from getStats: key-frame requests this receiver sent (PLI/FIR), frames decoded. */
+  | { type: 'stream-rtp'; streamNumber: number; pliCount: number; firCount: number }
   /** The recorder was removed from the MLS group: it holds no key for the new epoch. */
   | { type: 'removed'; epoch: string }
   | { type: 'joined'; epoch: string; ownLeafIndex: number }

@@ -4,6 +4,8 @@ import { issueDevToken } from '../keyservice/index.js';
 import { startStaticServer } from './page-server.js';
 import { recorderConfigFromEnv, RecorderConfigError } from './recorder-config.js';
 import { startRecorderService } from './recorder-service.js';
+import { sealRequestFor } from './seal-handoff.js';
+import { openSealEnqueuer } from '../queue/index.js';
 import { keyServiceCredentialSource, type RecorderCredentialSource } from './recorder-credentials.js';
 import { readFile } from 'node:fs/promises';
 
@@ -36,6 +38,8 @@ async function main(): Promise<void> {
   }
   const credentials: RecorderCredentialSource = keyServiceCredentialSource({ keyServiceHttpUrl: config.keyServiceUrl, serviceToken });
   const pages = await startStaticServer(resolve(config.webDir));
+  const sealing = config.databaseUrl ? openSealEnqueuer({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl }) : undefined;
+  if (!sealing) log.warn('CHAPERONE_DATABASE_URL is not set: finished recordings stay in the spool, unsealed');
   const service = await startRecorderService({
     redisUrl: config.redisUrl,
     sfuUrl: config.sfuUrl,
@@ -44,6 +48,11 @@ async function main(): Promise<void> {
     maxConcurrentCalls: config.maxConcurrentCalls,
     credentials,
     log: (event, fields) => log.info(fields, event),
+    onRecordingFinished: async (job, manifest) => {
+      if (!sealing) return;
+      const result = await sealing.enqueue(sealRequestFor(job, manifest));
+      log.info({ recordingId: result.recordingId, status: result.status, segments: result.segments }, 'recording handed to sealing');
+    },
   });
   log.info({ maxConcurrentCalls: config.maxConcurrentCalls }, 'recorder ready');
   let stopping = false;
@@ -54,6 +63,7 @@ async function main(): Promise<void> {
     const done = signal === 'SIGTERM' ? service.drain() : service.abort();
     void done.then(async () => {
       await pages.close();
+      await sealing?.close();
       process.exit(signal === 'SIGTERM' ? 0 : 130);
     });
   };

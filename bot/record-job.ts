@@ -16,6 +16,8 @@ export interface RecordJobData {
   roomId: string;
   /** The SFU's numeric id for the room. */
   sfuRoom: number;
+  /** The recording policy the job runs under (carried on to the sealed manifest); identifiers only. */
+  policy?: { policyVersion: number; purpose: string; retentionDays: number; part2: boolean };
 }
 
 export interface RecordJobResult {
@@ -49,5 +51,10 @@ export function parseRecordJobData(data: unknown): RecordJobData {
   if (!Number.isSafeInteger(value.sfuRoom) || (value.sfuRoom as number) <= 0) {
     throw new RecordJobError('sfuRoom', 'sfuRoom must be a positive integer (the SFU room id)');
   }
-  return { recordingId: value.recordingId, roomId: value.roomId, sfuRoom: value.sfuRoom as number };
+  const extra = value as { policyVersion?: unknown; purpose?: unknown; retentionDays?: unknown; part2?: unknown };
+  const policy =
+    Number.isSafeInteger(extra.policyVersion) && typeof extra.purpose === 'string' && Number.isSafeInteger(extra.retentionDays)
+      ? { policyVersion: extra.policyVersion as number, purpose: extra.purpose, retentionDays: extra.retentionDays as number, part2: extra.part2 === true }
+      : undefined;
+  return { recordingId: value.recordingId, roomId: value.roomId, sfuRoom: value.sfuRoom as number, ...(policy ? { policy } : {}) };
 }

@@ -19,6 +19,8 @@ export interface RecorderConfig {
   /** Development only: sign recorder tokens locally with this HS256 secret (base64url). */
   devTokenSecret?: string;
   production: boolean;
+  /** PostgreSQL of the sealing pipeline: finished recordings are handed over there. */
+  databaseUrl?: string;
 }
 
 export class RecorderConfigError extends Error {
@@ -76,5 +78,6 @@ export function recorderConfigFromEnv(env: NodeJS.ProcessEnv): RecorderConfig {
     maxConcurrentCalls,
     devTokenSecret,
     production,
+    ...(env.CHAPERONE_DATABASE_URL ? { databaseUrl: env.CHAPERONE_DATABASE_URL } : {}),
   };
 }

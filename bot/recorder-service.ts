@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { CallRecorder, type CallRecorderEnvironment } from './call-recorder.js';
 import { FrameSinkServer } from './frame-sink-server.js';
 import { RecorderBrowser } from './recorder-browser.js';
-import { RECORD_QUEUE, RECORDER_STOP_EVENT, RecordJobError, parseRecordJobData, type RecordJobResult } from './record-job.js';
+import { RECORD_QUEUE, RECORDER_STOP_EVENT, RecordJobError, parseRecordJobData, type RecordJobData, type RecordJobResult } from './record-job.js';
 import type { RecordingTrackManifest } from './track-manifest.js';
 
 /**
@@ -16,7 +16,7 @@ export interface RecorderServiceOptions extends Omit<CallRecorderEnvironment, 'b
   redisUrl: string;
   maxConcurrentCalls?: number;
   /** Called with each finished recording's track manifest (e.g. to enqueue its sealing). */
-  onRecordingFinished?: (manifest: RecordingTrackManifest) => Promise<void>;
+  onRecordingFinished?: (job: RecordJobData, manifest: RecordingTrackManifest) => Promise<void>;
   queuePrefix?: string;
 }
 
@@ -51,7 +51,7 @@ export async function startRecorderService(options: RecorderServiceOptions): Pro
       active.set(data.recordingId, recorder);
       try {
         const manifest = await recorder.run();
-        await options.onRecordingFinished?.(manifest);
+        await options.onRecordingFinished?.(data, manifest);
         return {
           recordingId: data.recordingId,
           endReason: manifest.endReason,

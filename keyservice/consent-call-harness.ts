@@ -47,7 +47,7 @@ export interface ConsentCallStack {
   stop(): Promise<void>;
 }
 
-export async function startConsentCallStack(options: { workDir: string; roomId: string; sfuRoom: number }): Promise<ConsentCallStack> {
+export async function startConsentCallStack(options: { workDir: string; roomId: string; sfuRoom: number; tokenSecret?: Uint8Array }): Promise<ConsentCallStack> {
   const network = privateNetwork();
   await mkdir(options.workDir, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
@@ -58,7 +58,7 @@ export async function startConsentCallStack(options: { workDir: string; roomId: 
     ]);
     stops.push(() => db.stop(), () => janus.stop());
     await createE2eeVideoRoom(janus.wsUrl, options.sfuRoom, 'chaperone consent call');
-    const tokens = await createDevTokenAuthority();
+    const tokens = await createDevTokenAuthority(options.tokenSecret ? { secret: options.tokenSecret } : {});
     const dispatcher = new MemoryRecorderDispatcher();
     const keyService = await startKeyService({
       // CONSENT_TRACE=1 prints the key service's log lines (identifiers only) with timestamps.

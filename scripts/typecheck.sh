@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 for project in e2ee/tsconfig.json e2ee/transform/worker/tsconfig.json room/tsconfig.json \
   test/fixtures/outsider/tsconfig.json test/fixtures/outsider/tsconfig.worker.json \
-  bot/page/tsconfig.json bot/page/tsconfig.worker.json tsconfig.json; do
+  bot/page/tsconfig.json bot/page/tsconfig.worker.json \
+  bench/recorder-baseline/tsconfig.json bench/recorder-baseline/tsconfig.worker.json tsconfig.json; do
   tsc -p "$project" --noEmit || { echo "typecheck: $project failed" >&2; exit 1; }
 done

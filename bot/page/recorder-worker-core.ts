@@ -1,0 +1,174 @@
+import { FrameDecryptor } from '../../e2ee/transform/frame-crypto.js';
+import { SFrameKeySchedule, parseKid } from '../../e2ee/keys/index.js';
+import { DEFAULT_CIPHER_SUITE } from '../../e2ee/sframe/index.js';
+import { isVp8KeyFrame } from '../../e2ee/transform/codec-profile.js';
+import { encodeFrameMessage } from '../wire/frame-message.js';
+import { TINY_VP8_KEY_FRAME } from './tiny-vp8-key-frame.js';
+import type { RecorderPageToWorker, RecorderTransformOptions, RecorderWorkerToPage } from './recorder-page-protocol.js';
+
+/**
+ * The recorder's encoded-transform worker. Each received frame is opened with SFrame (attributed by its
+ * KID to the member that sealed it), sent out of the page as one binary message, and never decoded:
+ * video frames are replaced by a tiny key frame for the decoder (no key-frame request storm), audio frames
+ * are not handed on. When the socket to the recorder process is behind, the transform waits (backpressure
+ * into Chromium's receive queue) rather than dropping.
+ *
+ * Mode 'decode' is the naive recorder bench/recorder.ts compares against: frames are opened and handed
+ * to Chromium's decoders (for the page to re-encode with MediaRecorder); nothing leaves as frames.
+ */
+
+declare const self: DedicatedWorkerGlobalScope;
+
+export type RecorderWorkerMode = 'stream-out' | 'decode';
+
+export function runRecorderWorker(mode: RecorderWorkerMode): void {
+
+  const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+  const KEY_FRAME_REQUEST_INTERVAL_MS = 1000;
+
+  const decryptors = new Set<FrameDecryptor>();
+  const keys = new SFrameKeySchedule({
+    onEpochErased: ({ epochBits }) => decryptors.forEach((decryptor) => decryptor.forgetEpoch(epochBits)),
+  });
+  let socket: WebSocket | undefined;
+  interface StreamCounts {
+    frames: number;
+    forwarded: number;
+    failures: Record<string, number>;
+  }
+  const streams: Record<number, StreamCounts> = {};
+  /** Video streams that need a key frame before their next segment can start. */
+  const wantKeyFrame = new Map<number, () => void>();
+
+  function post(message: RecorderWorkerToPage): void {
+    self.postMessage(message);
+  }
+
+  function sendControl(text: string): void {
+    if (socket?.readyState === WebSocket.OPEN) socket.send(text);
+  }
+
+  async function drained(): Promise<void> {
+    while (socket && socket.readyState === WebSocket.OPEN && socket.bufferedAmount > HIGH_WATER_BYTES) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  self.onmessage = (event: MessageEvent<RecorderPageToWorker>) => {
+    const message = event.data;
+    switch (message.type) {
+      case 'connect': {
+        socket = new WebSocket(message.frameSinkUrl);
+        socket.binaryType = 'arraybuffer';
+        socket.onopen = () => {
+          socket?.send(JSON.stringify({ type: 'hello', callSecret: message.callSecret }));
+          post({ type: 'sink-open' });
+        };
+        socket.onclose = () => post({ type: 'sink-closed' });
+        socket.onmessage = (incoming) => {
+          // The recorder process asks for a key frame when a track segment must (re)start.
+          try {
+            const request = JSON.parse(String(incoming.data)) as { type?: string; streamNumber?: number };
+            if (request.type === 'request-key-frame' && typeof request.streamNumber === 'number') wantKeyFrame.get(request.streamNumber)?.();
+          } catch {
+            // not a request: ignore
+          }
+        };
+        break;
+      }
+      case 'epoch':
+        void keys.installEpoch({
+          epoch: message.epoch,
+          ownLeafIndex: message.ownLeafIndex,
+          epochSecret: message.epochSecret,
+          rosterLeafIndices: message.rosterLeafIndices,
+        });
+        break;
+      case 'removed':
+        keys.clear();
+        break;
+      case 'control':
+        sendControl(JSON.stringify(message.message));
+        break;
+    }
+  };
+
+  setInterval(() => post({ type: 'stats', streams }), 1000);
+
+  self.onrtctransform = (event: RTCTransformEvent) => {
+    const transformer = event.transformer;
+    const { streamNumber, kind } = transformer.options as RecorderTransformOptions;
+    const counts: StreamCounts = (streams[streamNumber] = { frames: 0, forwarded: 0, failures: {} });
+    const decryptor = new FrameDecryptor(kind, DEFAULT_CIPHER_SUITE, keys);
+    decryptors.add(decryptor);
+    let sawKeyFrame = false;
+    let lastKeyFrameRequestMs = 0;
+    const requestKeyFrame = () => {
+      const now = Date.now();
+      if (kind !== 'video' || now - lastKeyFrameRequestMs < KEY_FRAME_REQUEST_INTERVAL_MS) return;
+      lastKeyFrameRequestMs = now;
+      transformer.sendKeyFrameRequest().catch(() => undefined);
+    };
+    if (kind === 'video') wantKeyFrame.set(streamNumber, () => {
+      sawKeyFrame = false;
+      requestKeyFrame();
+    });
+
+    const transform = async (frame: RTCEncodedVideoFrame | RTCEncodedAudioFrame, controller: TransformStreamDefaultController) => {
+      counts.frames++;
+      const opened = await decryptor.decrypt(new Uint8Array(frame.data));
+      if (!opened.ok) {
+        counts.failures[opened.error.code] = (counts.failures[opened.error.code] ?? 0) + 1;
+        if (kind === 'video') {
+          frame.data = TINY_VP8_KEY_FRAME.slice().buffer;
+          controller.enqueue(frame);
+        }
+        return;
+      }
+      const payload = opened.value.frame;
+      if (mode === 'decode') {
+        frame.data = payload.buffer as ArrayBuffer;
+        counts.forwarded++;
+        controller.enqueue(frame);
+        return;
+      }
+      const keyFrame = kind === 'video' && payload.length > 0 && isVp8KeyFrame(payload[0]!);
+      if (kind === 'video' && !sawKeyFrame) {
+        if (keyFrame) sawKeyFrame = true;
+        else requestKeyFrame();
+      }
+      const metadata = frame.getMetadata() as { rtpTimestamp?: number };
+      const rtpTimestamp = metadata.rtpTimestamp ?? (frame as { timestamp: number }).timestamp;
+      await drained();
+      if (socket?.readyState === WebSocket.OPEN) {
+        socket.send(
+          encodeFrameMessage({
+            kind,
+            keyFrame,
+            epochBits: parseKid(opened.value.kid).epochBits,
+            streamNumber,
+            rtpTimestamp,
+            senderLeafIndex: opened.value.senderLeafIndex,
+            receivedAtMs: performance.timeOrigin + performance.now(),
+            payload,
+          }),
+        );
+        counts.forwarded++;
+      } else {
+        counts.failures['sink-closed'] = (counts.failures['sink-closed'] ?? 0) + 1;
+      }
+      if (kind === 'video') {
+        frame.data = TINY_VP8_KEY_FRAME.slice().buffer;
+        controller.enqueue(frame);
+      }
+    };
+    transformer.readable
+      .pipeThrough(new TransformStream({ transform }))
+      .pipeTo(transformer.writable)
+      .catch(() => undefined)
+      .finally(() => {
+        decryptors.delete(decryptor);
+        wantKeyFrame.delete(streamNumber);
+      });
+  };
+}

@@ -16,7 +16,7 @@ export { DELIVERY_PATH, startKeyService, type KeyService, type KeyServiceOptions
 export { ACCESS, buildHttpApi, type AccessRule, type HttpApiDeps } from './http-api.js';
 export { API_ERROR_STATUS, ApiError, type ApiErrorCode } from './api-errors.js';
 export { KMS_RAW_MESSAGE_LIMIT_BYTES, KmsEd25519ExternalSender, KmsSignerError } from './kms-external-sender.js';
-export { CONSENT_CLOCK_SKEW_MS, RECORDER_CREDENTIAL_TTL_SEC, RECORDER_REMOVAL_TIMEOUT_MS, RecordingGate, type Authorization } from './recording-gate.js';
+export { CONSENT_CLOCK_SKEW_MS, RECORDER_CREDENTIAL_TTL_SEC, RECORDER_REJOIN_GRACE_MS, RECORDER_REMOVAL_TIMEOUT_MS, RecordingGate, type Authorization } from './recording-gate.js';
 export {
   DEFAULT_RETENTION_DAYS,
   PURPOSES,

@@ -55,6 +55,8 @@ export type RecorderStopReason =
   | 'policy-disabled'
   | 'no-policy'
   | 'removal-timeout'
+  /** Its recorder crashed and did not come back within RECORDER_REJOIN_GRACE_MS. */
+  | 'rejoin-timeout'
   | 'room-ended';
 
 export interface RecorderStop {

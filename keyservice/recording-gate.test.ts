@@ -419,6 +419,37 @@ describe('recording gate: consent → membership', () => {
     await until(() => recorder.removed.length === 1, 'recorder removed');
   });
 
+  it('keeps a crashed recorder’s job open for a rejoin with a new key; a deliberate leave ends the job', async () => {
+    const room = newRoom();
+    await setPolicy(room);
+    const a = await join(room, person('p-kim', 'Kim'));
+    await until(() => a.policies.length > 0, 'policy');
+    const dispatched = nextDispatch(room);
+    await a.member.consent('grant');
+    const job = await dispatched;
+    const first = await admitRecorder(room, job);
+    await until(() => hasRecorder(room) && rosterHasRecorder(a), 'recorder in');
+    // The recorder's process dies: its connection drops without a word.
+    first.transport.socket.terminate();
+    await until(() => !hasRecorder(room) && snapshot(room).healed, 'the crashed recorder removed');
+    // It comes back for the same job with a new key: a new credential, a new member, no new job.
+    const second = await admitRecorder(room, job);
+    await until(() => hasRecorder(room) && rosterHasRecorder(a), 'the recorder rejoined');
+    expect(second.keys.publicKey).not.toEqual(first.keys.publicKey);
+    expect(dispatcher.dispatched.filter((j) => j.roomId === room)).toHaveLength(1);
+    let events = (await auditOf(room)).map((e) => e.event);
+    expect(events).toEqual(expect.arrayContaining(['recorder.crashed', 'recorder.rejoined']));
+    // Now it finishes on purpose (leave): the job ends, and — still authorized — a new one is dispatched.
+    const next = nextDispatch(room);
+    second.member.close();
+    const replacement = await next;
+    expect(replacement.jobId).not.toBe(job.jobId);
+    events = (await auditOf(room)).map((e) => e.event);
+    expect(events).toContain('recorder.job-ended');
+    // The old job's credential is not issued again.
+    await expect(recorderStandIn(service, tokens, job)).rejects.toThrow(/409/);
+  });
+
   it('keeps both chains verifiable', async () => {
     await service.flushAudit();
     expect(await verifyAuditChain(db.pool)).toMatchObject({ ok: true, problems: [] });

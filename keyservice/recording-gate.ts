@@ -66,6 +66,8 @@ export interface RecordingGateOptions {
   logger: Logger;
   sfu?: SfuModeration;
   removalTimeoutMs?: number;
+  /** Default RECORDER_REJOIN_GRACE_MS. */
+  rejoinGraceMs?: number;
   credentialTtlSec?: number;
   recorderName?: string;
   /** Where recorders reach this service (job data). Set once the service listens. */
@@ -83,16 +85,14 @@ interface Dispatch {
   /** The recorder became a member under this dispatch. */
   joined: boolean;
   /**
-   * Set when the job's recorder left while recording was still authorized — most likely its page or
-   * browser crashed. Until then it may rejoin under the same job (same recording, a new member, issue 8);
-   * after it, the job is taken as over and a new one is dispatched.
+   * Set when the job's recorder crashed (its connection dropped without `leave`) while recording was
+   * still authorized: until `byMs` it may obtain a new credential for the same job and rejoin (same
+   * recording, a new member: issue 8); after that the job is stopped (`rejoin-timeout`).
    */
-  rejoinDeadlineMs?: number;
-  /** The recorder said it was leaving (it finished): its departure ends the job at once. */
-  recorderLeaving?: boolean;
+  rejoin: { byMs: number; timer: NodeJS.Timeout } | undefined;
 }
 
-/** How long a recorder whose membership ended unexpectedly has to rejoin under the same job. */
+/** How long a recorder whose connection dropped (a crash) has to rejoin under the same job. */
 export const RECORDER_REJOIN_GRACE_MS = 20_000;
 
 interface RemovalWatch {
@@ -150,12 +150,15 @@ export interface IssuedCredential {
 export class RecordingGate implements AdmissionPolicy, RoomObserver {
   private readonly rooms = new Map<string, GateRoom>();
   private readonly removalTimeoutMs: number;
+  private readonly rejoinGraceMs: number;
   private readonly credentialTtlSec: number;
   private readonly recorderName: string;
   private closed = false;
 
   constructor(private readonly options: RecordingGateOptions) {
     this.removalTimeoutMs = options.removalTimeoutMs ?? RECORDER_REMOVAL_TIMEOUT_MS;
+    this.rejoinGraceMs = options.rejoinGraceMs ?? RECORDER_REJOIN_GRACE_MS;
+    if (!Number.isFinite(this.rejoinGraceMs) || this.rejoinGraceMs <= 0) throw new TypeError('options.rejoinGraceMs must be a positive number');
     this.credentialTtlSec = options.credentialTtlSec ?? RECORDER_CREDENTIAL_TTL_SEC;
     this.recorderName = options.recorderName ?? 'Chaperone recorder';
     if (!Number.isFinite(this.removalTimeoutMs) || this.removalTimeoutMs <= 0) throw new TypeError('options.removalTimeoutMs must be a positive number');
@@ -282,7 +285,7 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
     if (dispatch === undefined) return 'no record job is waiting for a recorder';
     if (dispatch.recorderId !== joiner.id || dispatch.signatureKey !== joiner.signatureKey) return 'this recorder was not issued the credential of the current job';
     if (dispatch.groupIdHex !== hex(g.room.currentGroupId)) return 'the credential was issued for an earlier group';
-    if (g.room.memberViews().some((m) => m.kind === 'recorder')) return 'a recorder is already in the call';
+    if (g.room.memberViews().some(liveRecorder)) return 'a recorder is already in the call';
     return undefined;
   }
 
@@ -474,7 +477,8 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
     const auth = await this.authorization(g);
     if (!auth.authorized) return refuse('not-authorized', 'recording is not authorized in this room now', auth.reason ?? 'not-authorized');
     if (!g.room.isActive || hex(g.room.currentGroupId) !== dispatch.groupIdHex) return refuse('no-dispatch', 'the record job was for an earlier call', 'group-changed');
-    const present = g.room.memberViews().some((m) => m.kind === 'recorder') || g.room.joinerViews().some((j) => j.kind === 'recorder');
+    // A recorder of this job that crashed (its connection dropped) may come back with a new key.
+    const present = g.room.memberViews().some(liveRecorder) || g.room.joinerViews().some((j) => j.kind === 'recorder');
     if (present) return refuse('no-dispatch', 'a recorder for this job is already in the call', 'recorder-present');
     const policy = g.policy!;
     const identity = await issueRecorderCredential(
@@ -579,24 +583,30 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
       g.decisions = undefined;
       return;
     }
-    // A dispatched recorder that was a member and is gone (left, crashed, removed): while recording stays
-    // authorized its job stays open for a rejoin for a grace period; otherwise the job ends.
-    if (g.dispatch?.joined && recorders.some((r) => r.id === g.dispatch!.recorderId && r.leaving)) g.dispatch.recorderLeaving = true;
-    if (g.dispatch?.joined && !recorders.some((r) => r.id === g.dispatch!.recorderId)) {
-      if (auth.authorized && !g.dispatch.recorderLeaving) {
-        g.dispatch.joined = false;
-        g.dispatch.rejoinDeadlineMs = Date.now() + RECORDER_REJOIN_GRACE_MS;
-        setTimeout(() => void this.evaluate(g), RECORDER_REJOIN_GRACE_MS + 50).unref();
-      } else {
+    // The dispatched recorder was a member and is no longer a live one. A crash (its connection dropped
+    // without `leave`) while recording stays authorized keeps the job open for a rejoin; leaving
+    // deliberately, or being expelled, ends the job.
+    const dispatch = g.dispatch;
+    if (dispatch?.joined && !recorders.some((r) => r.id === dispatch.recorderId && liveRecorder(r))) {
+      const member = recorders.find((r) => r.id === dispatch.recorderId);
+      const departure = member === undefined ? room.takeDeparture(dispatch.recorderId!) : member.expelled ? 'expelled' : member.leaving ? 'left' : 'disconnected';
+      if (departure === 'disconnected' && auth.authorized) {
+        dispatch.joined = false;
+        dispatch.signatureKey = undefined; // a rejoin brings a new key, and needs a new credential
+        this.openRejoin(g, dispatch);
+      } else if (departure !== 'disconnected') {
         g.dispatch = undefined;
+        this.options.audit.record({ event: 'recorder.job-ended', roomId: room.roomId, details: { jobId: dispatch.jobId, reason: departure ?? 'left' } });
       }
     }
-    if (g.dispatch !== undefined && !g.dispatch.joined && g.dispatch.rejoinDeadlineMs !== undefined && Date.now() >= g.dispatch.rejoinDeadlineMs) {
-      g.dispatch = undefined;
-    }
-    if (g.dispatch !== undefined && !g.dispatch.joined && recorders.some((r) => r.id === g.dispatch!.recorderId)) {
-      g.dispatch.joined = true;
-      delete g.dispatch.rejoinDeadlineMs;
+    const current = g.dispatch;
+    if (current !== undefined && !current.joined && recorders.some((r) => r.id === current.recorderId && r.signatureKey === current.signatureKey && liveRecorder(r))) {
+      current.joined = true;
+      if (current.rejoin !== undefined) {
+        clearTimeout(current.rejoin.timer);
+        current.rejoin = undefined;
+        this.options.audit.record({ event: 'recorder.rejoined', roomId: room.roomId, details: { jobId: current.jobId } });
+      }
     }
     if (auth.authorized) {
       if (g.dispatch === undefined && recorders.length === 0 && !room.joinerViews().some((j) => j.kind === 'recorder')) await this.dispatch(g);
@@ -644,7 +654,7 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
       deliveryUrl: endpoints.ws,
       dispatchedAtMs: Date.now(),
     };
-    g.dispatch = { jobId, policyVersion: policy.version, groupIdHex, recorderId: undefined, signatureKey: undefined, joined: false };
+    g.dispatch = { jobId, policyVersion: policy.version, groupIdHex, recorderId: undefined, signatureKey: undefined, joined: false, rejoin: undefined };
     try {
       await this.options.dispatcher.dispatch(job);
     } catch (error) {
@@ -657,10 +667,27 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
     this.options.logger.info({ roomId: g.room.roomId, jobId, policyVersion: policy.version }, 'recorder dispatched');
   }
 
+  /** Keeps a crashed recorder's job open for `rejoinGraceMs` (in the room's queue), then stops it. */
+  private openRejoin(g: GateRoom, dispatch: Dispatch): void {
+    if (dispatch.rejoin !== undefined) return;
+    const timer = setTimeout(() => {
+      void g.room.run(async () => {
+        if (g.dispatch !== dispatch || dispatch.joined) return;
+        await this.stopDispatch(g, 'rejoin-timeout');
+        await this.evaluate(g);
+      });
+    }, this.rejoinGraceMs);
+    timer.unref();
+    dispatch.rejoin = { byMs: Date.now() + this.rejoinGraceMs, timer };
+    this.options.audit.record({ event: 'recorder.crashed', roomId: g.room.roomId, details: { jobId: dispatch.jobId, rejoinGraceMs: this.rejoinGraceMs } });
+    this.options.logger.warn({ roomId: g.room.roomId, jobId: dispatch.jobId }, 'recorder connection lost; job open for a rejoin');
+  }
+
   private async stopDispatch(g: GateRoom, reason: RecorderStopReason): Promise<void> {
     const dispatch = g.dispatch;
     if (dispatch === undefined) return;
     g.dispatch = undefined;
+    if (dispatch.rejoin !== undefined) clearTimeout(dispatch.rejoin.timer);
     try {
       await this.options.dispatcher.stop({ jobId: dispatch.jobId, roomId: g.room.roomId, reason });
       this.options.audit.record({ event: 'recorder.stop-requested', roomId: g.room.roomId, details: { jobId: dispatch.jobId, reason } });
@@ -755,15 +782,22 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
     for (const [leafIndex, member] of g.roster) {
       if (now.get(leafIndex)?.id === member.id) continue;
       if (member.kind === 'recorder' && g.removal?.recorderId === member.id) continue; // recorder.removed, once healed (watchRemovalDone)
+      // The dispatched recorder's departure is read by evaluate (crash or not); anyone else's here.
+      const departure = member.kind === 'recorder' && g.dispatch?.recorderId === member.id ? undefined : g.room.takeDeparture(member.id);
       this.options.audit.record({
         event: member.kind === 'recorder' ? 'recorder.left' : 'member.removed',
         roomId: g.room.roomId,
         subjectId: member.id,
-        details: { leafIndex, epoch: g.room.currentEpoch.toString() },
+        details: { leafIndex, epoch: g.room.currentEpoch.toString(), ...(departure === undefined ? {} : { reason: departure }) },
       });
     }
     g.roster = now;
   }
+}
+
+/** A recorder member that is connected and not on its way out. */
+function liveRecorder(member: RoomMemberView): boolean {
+  return member.kind === 'recorder' && member.connected && !member.leaving && !member.expelled;
 }
 
 function hex(bytes: Uint8Array): string {

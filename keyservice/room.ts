@@ -154,6 +154,8 @@ export class Room {
   private joiners: Joiner[] = [];
   private proposals = new Map<string, PendingProposal>();
   private commitRequest: { leafIndex: number; timer: NodeJS.Timeout } | undefined;
+  /** Why members removed by the last commits left (read once by the recording gate). */
+  private readonly departures = new Map<string, 'expelled' | 'left' | 'disconnected'>();
   /** Who committed the last accepted epoch (chained commits build on it). */
   private lastCommit: { epoch: bigint; leafIndex: number } | undefined;
   private triedCommitters = new Set<number>();
@@ -239,6 +241,16 @@ export class Room {
     const proposed = new Set([...this.proposals.values()].flatMap((p) => (p.kind === 'add' ? [p.joiner] : [])));
     const all = this.creator === undefined ? this.joiners : [this.creator, ...this.joiners];
     return all.map((j) => ({ id: j.id, kind: j.kind, role: j.role, signatureKey: b64(j.keyPackage.signaturePublicKey), proposed: proposed.has(j) }));
+  }
+
+  /**
+   * Why the member with this id was removed from the group (and forgets it): expelled by the service,
+   * left (it said `leave`), or disconnected (its connection dropped without a word — a crash).
+   */
+  takeDeparture(memberId: string): 'expelled' | 'left' | 'disconnected' | undefined {
+    const reason = this.departures.get(memberId);
+    this.departures.delete(memberId);
+    return reason;
   }
 
   /** The connection of a member, to send it messages (the gate's policy notices). */
@@ -414,6 +426,9 @@ export class Room {
     for (const removal of removes) {
       const removed = this.members.get(removal.leafIndex);
       this.members.delete(removal.leafIndex);
+      if (removed !== undefined) {
+        this.departures.set(removed.id, removed.expelled !== undefined ? 'expelled' : removed.leaving ? 'left' : 'disconnected');
+      }
       if (removed?.link !== undefined) removed.link.close(CLOSE_NORMAL, 'removed from the group');
     }
     const added: Array<{ link: ClientLink; leafIndex: number; id: string; kind: MemberKind }> = [];

@@ -68,7 +68,12 @@ describe('BullMqRecorderDispatcher', () => {
       expect(got.name).toBe(RECORD_JOB);
       expect(got.id).toBe(dispatched.jobId);
       // The recorder's own parser accepts it: the shared contract of bot/record-job.ts.
-      expect(parseRecordJobData(got.data)).toEqual({ recordingId: dispatched.jobId, roomId: 'room-42', sfuRoom: 4242 });
+      expect(parseRecordJobData(got.data)).toEqual({
+        recordingId: dispatched.jobId,
+        roomId: 'room-42',
+        sfuRoom: 4242,
+        policy: { policyVersion: 3, purpose: 'medical-record', retentionDays: 3650, part2: false },
+      });
       expect(got.data).toMatchObject({ jobId: dispatched.jobId, policyVersion: 3, purpose: 'medical-record', part2: false });
       expect(Object.keys(got.data).sort()).toEqual(
         ['deliveryUrl', 'dispatchedAtMs', 'jobId', 'keyServiceUrl', 'part2', 'policyVersion', 'purpose', 'recordingId', 'retentionDays', 'roomId', 'sfuRoom'].sort(),

@@ -47,6 +47,9 @@ export class FfmpegTrackWriter {
         '-hide_banner', '-nostdin', '-loglevel', 'error',
         '-f', format, '-i', 'pipe:0',
         '-map', '0', '-c', 'copy',
+        // Keep the segment's timeline from its first received frame: frames before the first key frame
+        // cannot be written, and their time stays in the file as a gap instead of being squeezed out.
+        '-copyts',
         '-f', 'webm',
         '-cluster_time_limit', String(CLUSTER_TIME_LIMIT_MS),
         '-flush_packets', '1',
@@ -125,7 +128,7 @@ export class FfmpegTrackWriter {
 export async function reindexWebm(path: string): Promise<boolean> {
   const temp = `${path}.reindex.webm`;
   const ok = await new Promise<boolean>((resolve) => {
-    const child = spawn(FFMPEG, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', path, '-map', '0', '-c', 'copy', '-f', 'webm', '-y', temp], {
+    const child = spawn(FFMPEG, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', path, '-map', '0', '-c', 'copy', '-copyts', '-f', 'webm', '-y', temp], {
       stdio: ['ignore', 'ignore', 'ignore'],
     });
     child.once('error', () => resolve(false));

@@ -89,14 +89,16 @@ export class TrackSegmentWriter {
   async push(frame: SegmentFrame): Promise<boolean> {
     this.report.framesReceived++;
     if (this.writerError) return false;
-    if (!this.writer && !(await this.start(frame))) return false;
+    // The segment's time starts at its first received frame, written or not (see ffmpeg -copyts).
     const ticks = this.clock.unwrap(frame.rtpTimestamp);
-    if (ticks <= this.lastTicks) {
+    this.report.anchorMs ??= frame.receivedAtMs;
+    if (!this.writer && !(await this.start(frame))) return false;
+    if (ticks < 0n || ticks <= this.lastTicks) {
       this.report.framesOutOfOrder++;
       return false;
     }
     const clockHz = this.kind === 'video' ? VIDEO_CLOCK_HZ : OPUS_CLOCK_HZ;
-    if (this.lastTicks >= 0n) {
+    {
       const gapTicks = ticks - this.lastEndTicks;
       const gapMs = Number(gapTicks * 1000n) / clockHz;
       const threshold = this.kind === 'video' ? VIDEO_GAP_MS : AUDIO_GAP_MS;
@@ -140,7 +142,6 @@ export class TrackSegmentWriter {
       this.ogg = new OggOpusWriter();
       for (const page of this.ogg.headers(opusPacketChannels(frame.payload))) await this.writer.write(page);
     }
-    this.report.anchorMs = frame.receivedAtMs;
     return true;
   }
 

@@ -89,7 +89,9 @@ export function createRecorderPageApi(hooks: RecorderPageHooks = {}): RecorderPa
     const sfu = await joinJanusVideoRoom({
       url: config.sfuUrl,
       room: config.sfuRoom,
-      label: RECORDER_DISPLAY_NAME,
+      // The recorder's credential id: the key service finds the recorder at the SFU by it, to drop it
+      // if members fail to commit its removal.
+      label: identity.id,
       events: {
         track(remote) {
           const streamNumber = nextStream++;

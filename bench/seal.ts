@@ -1,22 +1,23 @@
 // Sealing benchmark: `npm run bench -- seal [--sizes=1,4]` (GiB). Seals one synthetic track per size
-// through the real pipeline — BullMQ flow on a private Redis, catalog in a private PostgreSQL, KMS double
-// (key root and manifest signing key), s3rver in a child process (its MD5 and disk work stay off the
-// sealing process) — and compares with the limit measured in the same run on the same bytes: Node's
-// SHA-256 and AES-256-GCM, on one core, one after the other: limit = 1 / (1/h + 1/a).
+// through the real pipeline — the pipeline service itself (queue/main.ts, development mode, KMS key root
+// and KMS manifest signer) in a child process of its own, BullMQ flow on a private Redis, catalog in a
+// private PostgreSQL, the KMS double, s3rver in another child process — and compares with the limit
+// measured in the same run on the same bytes: Node's SHA-256 and AES-256-GCM, on one core, one after the
+// other: limit = 1 / (1/h + 1/a).
 //
 //   mibps            size / (enqueue → segment stored): hash pass, encrypt + upload pass, catalogued.
 //                    This is the work the limit models (one hash and one encryption of every byte).
 //   verify_mibps     size / (stored → verified): read back, decrypt, both hashes.
 //   end_to_end_mibps size / (enqueue → recording sealed, manifest signed, spool released).
-//   peak_rss_mib     highest RSS of this (sealing) process while the size was sealed, sampled every 20 ms.
+//   peak_rss_mib     peak RSS (VmHWM) of the sealing service process, a fresh one per size.
 //
 // bench/run.ts bundles this file and prints the returned report as the last stdout line. The same bundle,
-// started with CHAPERONE_BENCH_ROLE=s3-server, is the s3rver child.
+// started with CHAPERONE_BENCH_ROLE=s3-server or =seal-worker, is the s3rver child or the service child.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, statfsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -32,12 +33,6 @@ import { startRedisServer } from '../devstack/redis-server.js';
 import { startS3Server } from '../devstack/s3-server.js';
 import { getRecording, listSegments } from '../queue/catalog.js';
 import { enqueueSealRecording } from '../queue/contract.js';
-import { KmsKeyRoot } from '../queue/keys/key-root.js';
-import { silentLogger } from '../queue/logger.js';
-import { KmsManifestSigner } from '../queue/manifest-signer.js';
-import { ObjectStore } from '../queue/object-store.js';
-import { Spool } from '../queue/spool.js';
-import { startSealWorkers } from '../queue/workers.js';
 
 export interface BenchContext {
   readonly repoRoot: string;
@@ -74,6 +69,7 @@ export interface SealBenchReport {
   mibps_measures: string;
   frame_length_bytes: number;
   part_size_bytes: number;
+  s3_stand_in_on_tmpfs: boolean;
   sizes: SizeResult[];
 }
 
@@ -81,7 +77,7 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const CHUNK = MiB;
 const FRAME_LENGTH = MiB;
-const PART_SIZE = 16 * MiB;
+const PART_SIZE = 8 * MiB;
 
 if (process.env.CHAPERONE_BENCH_ROLE === 's3-server') {
   const s3 = await startS3Server({ port: Number(process.env.CHAPERONE_BENCH_S3_PORT), dir: process.env.CHAPERONE_BENCH_S3_DIR! });
@@ -89,6 +85,9 @@ if (process.env.CHAPERONE_BENCH_ROLE === 's3-server') {
   process.on('SIGTERM', () => {
     void s3.stop().finally(() => process.exit(0));
   });
+} else if (process.env.CHAPERONE_BENCH_ROLE === 'seal-worker') {
+  // The production entry point, configured by CHAPERONE_SEAL_CONFIG.
+  await import('../queue/main.js');
 }
 
 function sizesArg(args: readonly string[]): number[] {
@@ -109,6 +108,25 @@ async function writeSynthetic(path: string, bytes: number): Promise<void> {
     written += length;
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  // Flushed before the clock starts, so the run does not compete with writeback of its own input.
+  const handle = await open(path, 'r+');
+  await handle.sync();
+  await handle.close();
+}
+
+/**
+ * Where the S3 stand-in keeps objects: tmpfs (/dev/shm) when it has room for ~2.2× the largest size, else
+ * the work directory. A disk-backed s3rver measures this machine's disk (about 200 MB/s of writes on the
+ * CI VMs: parts, then the assembled object), not the pipeline; production S3 is remote.
+ */
+async function s3Directory(workDir: string, largestBytes: number): Promise<{ dir: string; tmpfs: boolean }> {
+  try {
+    const fs = statfsSync('/dev/shm');
+    if (fs.bavail * fs.bsize > 2.2 * largestBytes + GiB) return { dir: await mkdtemp('/dev/shm/chaperone-bench-s3-'), tmpfs: true };
+  } catch {
+    // no /dev/shm
+  }
+  return { dir: join(workDir, 's3'), tmpfs: false };
 }
 
 /** Throughput (MiB/s) of `work` over the file, read in 1 MiB chunks, on this thread. */
@@ -133,14 +151,22 @@ async function vmHwmMib(pid: number): Promise<number> {
   return Math.round(kb / 1024);
 }
 
-async function startS3Child(port: number, dir: string): Promise<ChildProcess> {
+/** Starts this bundle in a role and resolves once a stdout line matches `ready`. */
+async function startChild(role: string, env: Record<string, string>, ready: (line: string) => boolean): Promise<ChildProcess> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [self], { env: { ...process.env, CHAPERONE_BENCH_ROLE: 's3-server', CHAPERONE_BENCH_S3_PORT: String(port), CHAPERONE_BENCH_S3_DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [self], { env: { ...process.env, ...env, CHAPERONE_BENCH_ROLE: role }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => line === 'ready' && resolve());
-    child.once('exit', (code) => reject(new Error(`s3rver child exited (${code}) before it was ready`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => ready(line) && resolve());
+    child.once('exit', (code) => reject(new Error(`${role} child exited (${code}) before it was ready`)));
   });
   return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 export async function run(context: BenchContext): Promise<SealBenchReport> {
@@ -148,7 +174,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
   const dir = join(context.workDir, 'seal');
   await rm(dir, { recursive: true, force: true });
   const spoolDir = join(dir, 'spool');
-  const s3Dir = join(dir, 's3');
+  const { dir: s3Dir, tmpfs } = await s3Directory(dir, Math.max(...sizes) * GiB);
   await mkdir(spoolDir, { recursive: true });
   await mkdir(s3Dir, { recursive: true });
 
@@ -158,7 +184,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
     freePort().then((port) => startPostgresServer({ port })),
     freePort().then((port) => startRedisServer({ port })),
     freePort().then((port) => startKmsDouble({ port })),
-    startS3Child(s3Port, s3Dir),
+    startChild('s3-server', { CHAPERONE_BENCH_S3_PORT: String(s3Port), CHAPERONE_BENCH_S3_DIR: s3Dir }, (line) => line === 'ready'),
   ]);
   const pool = new pg.Pool({ connectionString: postgres.url, max: 8 });
   const kmsClient = new KMSClient({ endpoint: kms.endpoint, region: kms.region, credentials: kms.credentials });
@@ -171,23 +197,30 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
   const flows = new FlowProducer({ connection: { url: redis.url }, prefix: 'bench' });
-  let workers: ReturnType<typeof startSealWorkers> | undefined;
+  let worker: ChildProcess | undefined;
   try {
     const client = await pool.connect();
     // Bundled into .tmp/bench, so the migrations are named from the repository, not from import.meta.url.
     await migrate(client, join(context.repoRoot, 'db', 'migrations')).finally(() => client.release());
     const root = await kmsClient.send(new CreateKeyCommand({ Description: 'bench root' }));
     const signing = await kmsClient.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }));
-    const services = {
-      pool,
-      store: new ObjectStore({ client: s3, bucket: 'chaperone-recordings', partSizeBytes: PART_SIZE, queueSize: 2, sseKmsKeyId: root.KeyMetadata!.Arn!, requireSse: false, logger: silentLogger }),
-      keyRoot: new KmsKeyRoot(kmsClient, root.KeyMetadata!.Arn!),
-      signer: new KmsManifestSigner(kmsClient, signing.KeyMetadata!.Arn!),
-      spool: new Spool(spoolDir),
-      logger: silentLogger,
-      frameLengthBytes: FRAME_LENGTH,
-    };
-    workers = startSealWorkers(services, { connection: { url: redis.url }, prefix: 'bench', segmentConcurrency: 1, recordingConcurrency: 1 });
+    const configFile = join(dir, 'seal-config.json');
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        mode: 'development',
+        spoolDir,
+        redis: { url: redis.url, prefix: 'bench' },
+        database: { url: postgres.url },
+        s3: { bucket: 'chaperone-recordings', region: 'us-east-1', endpoint: `http://127.0.0.1:${s3Port}`, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, forcePathStyle: true, checksums: 'when-required', partSizeMiB: PART_SIZE / MiB, queueSize: 2, sseKmsKeyId: root.KeyMetadata!.Arn!, requireSse: false },
+        kms: { region: kms.region, endpoint: kms.endpoint, credentials: kms.credentials },
+        keyRoot: { kind: 'aws-kms', keyId: root.KeyMetadata!.Arn! },
+        signer: { kind: 'aws-kms', keyId: signing.KeyMetadata!.Arn! },
+        worker: { segmentConcurrency: 1, recordingConcurrency: 1 },
+        encryption: { frameLengthBytes: FRAME_LENGTH },
+        log: { level: 'info' },
+      }),
+    );
     const results: SizeResult[] = [];
     for (const gib of sizes) {
       const bytes = Math.round(gib * GiB);
@@ -199,8 +232,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
       context.progress(`${gib} GiB: measuring the limit (SHA-256, then AES-256-GCM, over the same bytes)`);
       const limit = await limitOf(join(spoolDir, recordingId, file), bytes);
       context.progress(`${gib} GiB: h = ${limit.h.toFixed(0)} MiB/s, a = ${limit.a.toFixed(0)} MiB/s, limit = ${limit.limit.toFixed(0)} MiB/s; sealing`);
-      let peakRss = process.memoryUsage.rss();
-      const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
+      worker = await startChild('seal-worker', { CHAPERONE_SEAL_CONFIG: configFile }, (line) => line.includes('sealing workers started'));
       const t0 = Date.now();
       await enqueueSealRecording(
         { pool, flows },
@@ -237,12 +269,13 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
         if (Date.now() - lastReport > 5000) {
           lastReport = Date.now();
           const [segment] = await listSegments(pool, recordingId);
-          context.progress(`${gib} GiB: ${segment?.state ?? 'queued'} after ${((Date.now() - t0) / 1000).toFixed(1)} s, rss ${Math.round(process.memoryUsage.rss() / MiB)} MiB`);
+          context.progress(`${gib} GiB: ${segment?.state ?? 'queued'} after ${((Date.now() - t0) / 1000).toFixed(1)} s, service peak rss ${await vmHwmMib(worker.pid!)} MiB`);
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       const sealedAt = Date.now();
-      clearInterval(sampler);
+      const peakRssMib = await vmHwmMib(worker.pid!);
+      await stopChild(worker);
       const { rows } = await pool.query<{ hashed: Date; stored: Date; verified: Date }>(
         'select hashed_at as hashed, stored_at as stored, verified_at as verified from recording_segments where recording_id = $1',
         [recordingId],
@@ -264,7 +297,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
         store_step_mibps: Math.round(mib / ((stored - hashed) / 1000)),
         verify_mibps: Math.round(mib / ((verified - stored) / 1000)),
         end_to_end_mibps: Math.round(mib / ((sealedAt - t0) / 1000)),
-        peak_rss_mib: Math.round(peakRss / MiB),
+        peak_rss_mib: peakRssMib,
         s3_server_peak_rss_mib: await vmHwmMib(s3Child.pid!),
       };
       results.push(result);
@@ -283,16 +316,18 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
       mibps_measures: 'plaintext MiB / (enqueue → segment stored: hash pass, then encrypt + multipart upload pass, catalogued)',
       frame_length_bytes: FRAME_LENGTH,
       part_size_bytes: PART_SIZE,
+      s3_stand_in_on_tmpfs: tmpfs,
       sizes: results,
     };
   } finally {
-    await workers?.abort();
+    if (worker) await stopChild(worker);
     await flows.close();
     await pool.end();
     s3.destroy();
     kmsClient.destroy();
-    s3Child.kill('SIGTERM');
+    await stopChild(s3Child);
     await Promise.all([postgres.stop(), redis.stop(), kms.stop()]);
     await rm(dir, { recursive: true, force: true });
+    await rm(s3Dir, { recursive: true, force: true });
   }
 }

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -28,6 +29,9 @@ interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+// Integration tests wait for events; these bounds only matter on a heavily loaded machine.
+jest.setTimeout(120_000);
+
 describe('sealing workers killed mid-job (separate processes)', () => {
   let stack: SealTestStack;
   const children: ChildProcess[] = [];
@@ -38,7 +42,7 @@ describe('sealing workers killed mid-job (separate processes)', () => {
       testMedia(),
       build({ entryPoints: [join(repoRoot, 'queue/testing/worker-fixture.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node24', packages: 'external', outfile: fixtureBundle, logLevel: 'warning' }),
     ]);
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await stack?.stop();
@@ -72,7 +76,7 @@ describe('sealing workers killed mid-job (separate processes)', () => {
       process: child,
       lines,
       exited,
-      waitForLine(line, timeoutMs = 20_000) {
+      waitForLine(line, timeoutMs = 90_000) {
         if (lines.includes(line)) return Promise.resolve();
         return new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => reject(new Error(`worker process did not print "${line}" within ${timeoutMs} ms (printed: ${lines.join(', ')})`)), timeoutMs);
@@ -100,7 +104,7 @@ describe('sealing workers killed mid-job (separate processes)', () => {
 
     const services = stack.services();
     stack.workers(services, prefix, { stalledIntervalMs: 500 });
-    await waitForRecording(stack.pool, request.recordingId, sealedAndReleased, 30_000);
+    await waitForRecording(stack.pool, request.recordingId, sealedAndReleased);
 
     const store = await queues.segment.getJob(storeId);
     expect(await store!.getState()).toBe('completed');
@@ -149,6 +153,6 @@ describe('sealing workers killed mid-job (separate processes)', () => {
 
     stack.workers(stack.services(), prefix);
     await waitForRecording(stack.pool, request.recordingId, sealedAndReleased);
-    await waitFor('verify completed', async () => (await queues.segment.getJob(verify!.id!))!.getState().then((s) => s === 'completed'));
+    await waitFor('verify completed', async () => (await queues.segment.getJob(verify!.id!))!.getState().then((s) => s === 'completed'), 90_000);
   });
 });

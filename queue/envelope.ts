@@ -10,7 +10,6 @@ import {
   type MessageHeader,
 } from '@aws-crypto/client-node';
 import type { DataKey } from './keys/data-keys.js';
-import { hashThread, type HashThread, type OffThreadSha256 } from './hash-thread.js';
 
 /**
  * Object encryption with the AWS Encryption SDK (@aws-crypto/client-node 5.0.2; earlier decrypt releases
@@ -71,51 +70,27 @@ export function headerKeyRefs(header: MessageHeader): string[] {
   return header.encryptedDataKeys.filter((edk) => edk.providerId === KEYRING_NAMESPACE).map((edk) => edk.providerInfo.split('\u0000')[0]!);
 }
 
-/**
- * A pass-through that counts and hashes (SHA-256) what flows through it, on this thread or — with
- * `offThread` — on the helper thread (hash-thread.ts), so that hashing overlaps with encryption.
- */
+/** A pass-through that counts and hashes (SHA-256) what flows through it. */
 export class HashingMeter extends Transform {
-  private readonly hash: Hash | undefined;
-  private readonly remote: OffThreadSha256 | undefined;
+  private readonly hash: Hash = createHash('sha256');
   bytes = 0;
   private digestHex: string | undefined;
 
-  constructor(
-    private readonly onEnd?: (meter: HashingMeter) => Error | undefined,
-    options: { offThread?: HashThread } = {},
-  ) {
+  constructor(private readonly onEnd?: (meter: HashingMeter) => Error | undefined) {
     super();
-    if (options.offThread) this.remote = options.offThread.create();
-    else this.hash = createHash('sha256');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
     this.bytes += chunk.length;
-    if (this.hash) {
-      this.hash.update(chunk);
-      callback(null, chunk);
-      return;
-    }
-    const wait = this.remote!.update(chunk);
-    if (wait) void wait.then(() => callback(null, chunk));
-    else callback(null, chunk);
+    callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
+    this.digestHex = this.hash.digest('hex');
     // A check at the end of the stream errors the whole pipeline, so e.g. a multipart upload is aborted
     // instead of completed when the bytes turn out not to be the ones that were hashed.
-    const finish = (hex: string) => {
-      this.digestHex = hex;
-      callback(this.onEnd?.(this) ?? null);
-    };
-    if (this.hash) finish(this.hash.digest('hex'));
-    else this.remote!.digest().then(finish, (error: Error) => callback(error));
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.digestHex === undefined) this.remote?.drop();
-    callback(error);
+    callback(this.onEnd?.(this) ?? null);
   }
 
   get sha256(): string {
@@ -143,7 +118,12 @@ export interface EncryptionRun {
  * and the end-of-stream `check` (e.g. "the plaintext is what was hashed") runs after it has finished,
  * failing `output` so that an upload is aborted instead of completed.
  */
-export function encryptShielded(source: Readable, key: DataKey, context: Record<string, string>, options: { frameLength: number; check?: (plaintext: HashingMeter) => Error | undefined }): EncryptionRun {
+export function encryptShielded(
+  source: Readable,
+  key: DataKey,
+  context: Record<string, string>,
+  options: { frameLength: number; check?: (plaintext: HashingMeter) => Error | undefined },
+): EncryptionRun {
   const guard = new PassThrough({ highWaterMark: options.frameLength });
   let readError: Error | undefined;
   source.on('error', (error) => {
@@ -152,9 +132,8 @@ export function encryptShielded(source: Readable, key: DataKey, context: Record<
     guard.end();
   });
   source.pipe(guard);
-  // Both hashes run on the helper thread; this thread encrypts.
-  const plaintext = new HashingMeter(undefined, { offThread: hashThread });
-  const ciphertext = new HashingMeter(() => readError ?? options.check?.(plaintext), { offThread: hashThread });
+  const plaintext = new HashingMeter();
+  const ciphertext = new HashingMeter(() => readError ?? options.check?.(plaintext));
   const output = new PassThrough();
   const done = pipeline(guard, plaintext, encryptingStream(key, context, { frameLength: options.frameLength }), ciphertext);
   ciphertext.pipe(output);

@@ -43,7 +43,8 @@ export function containsPlaintextRun(haystack: Buffer, plaintext: Buffer, window
   return false;
 }
 
-export async function waitForRecording(db: Queryable, recordingId: string, accept: (r: RecordingRow) => boolean, timeoutMs = 30_000): Promise<RecordingRow> {
+/** Waits for an event, not for time: the timeout is only an upper bound for a machine under heavy load. */
+export async function waitForRecording(db: Queryable, recordingId: string, accept: (r: RecordingRow) => boolean, timeoutMs = 90_000): Promise<RecordingRow> {
   return waitFor(`recording ${recordingId}`, async () => {
     const r = await getRecording(db, recordingId);
     return r && accept(r) ? r : undefined;

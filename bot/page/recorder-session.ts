@@ -16,7 +16,6 @@ export interface RecorderPageHooks {
   onTrack?(track: MediaStreamTrack, kind: 'audio' | 'video'): void;
 }
 
-const RECORDER_DISPLAY_NAME = 'Chaperone recorder';
 const RTP_STATS_INTERVAL_MS = 2000;
 
 export function createRecorderPageApi(hooks: RecorderPageHooks = {}): RecorderPageApi {

@@ -1,22 +1,39 @@
 import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { joinParticipant, startCallStack, type Participant } from '../devstack/call-stack.js';
+import type { Participant } from '../devstack/call-stack.js';
 import { launchChromium } from '../devstack/chromium.js';
 import { waitFor } from '../devstack/wait-for.js';
 import type { CallStats } from '../room/call-session.js';
+import { FrameSinkServer } from '../bot/frame-sink-server.js';
+import { RecorderBrowser } from '../bot/recorder-browser.js';
+import { CallRecorder } from '../bot/call-recorder.js';
+import { keyServiceCredentialSource } from '../bot/recorder-credentials.js';
+import { parseRecordJobData } from '../bot/record-job.js';
+import { sealRequestFor } from '../bot/seal-handoff.js';
+import { recordJobPayload } from '../keyservice/recorder-jobs.js';
+import { decide, joinConsentParticipant, nextDispatch, setRecordingPolicy, startConsentCallStack } from '../keyservice/consent-call-harness.js';
+import { enqueueSealRecording, verifyRecording } from '../queue/index.js';
+import { startSealTestStack } from '../queue/testing/stack.js';
+import { sealedAndReleased, waitForRecording } from '../queue/testing/inspect.js';
+import { getRecording } from '../queue/catalog.js';
 
 /**
- * The demo on embedded defaults: a two-party end-to-end-encrypted call between synthetic participants,
- * through Janus, keyed by MLS, in Debian's Chromium — and what it proves, printed as it goes:
- *  1. both participants decrypt and decode each other (frame counts from the media worker and getStats);
- *  2. a subscriber at the SFU outside the MLS group gets only ciphertext (nothing authenticates or decodes);
- *  3. a member removed from the group stops decrypting within a second of the commit.
- * Screenshots go to artifacts/demo/. Development defaults only: a dev token issuer and a local
- * external-sender key, said so by the key service.
+ * The demo on embedded defaults — the whole path, with real components:
+ *  1. an end-to-end-encrypted call of two synthetic participants in Debian's Chromium through Janus,
+ *     keyed by MLS; an outsider subscribed at the SFU gets only ciphertext;
+ *  2. the operator enables recording; both consent; the key service dispatches a recorder, which joins
+ *     as a visible member (every roster lists it, the indicator turns on) and writes one stream-copied
+ *     file per participant track;
+ *  3. one participant withdraws consent: the recorder is removed from the group and stops at once;
+ *  4. the pipeline hashes, envelope-encrypts (KMS-rooted keys), stores in S3, reads back, verifies and
+ *     signs a manifest; `verify` re-reads everything.
+ * Development defaults only, and they say so: a development token issuer, local keys, s3rver as the
+ * S3-compatible store and a KMS test double speaking the real protocol. Screenshots go to artifacts/demo/.
  */
 
 const OUT = resolve('artifacts/demo');
-const CALL_SECONDS = Number(process.env.DEMO_CALL_SECONDS ?? 8);
+const RECORD_SECONDS = Number(process.env.DEMO_RECORD_SECONDS ?? 10);
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -28,76 +45,97 @@ async function stats(p: Participant): Promise<CallStats> {
   return s;
 }
 
-function summary(s: CallStats) {
-  const sum = (side: string, kind: string, key: 'frames' | 'framesOk') =>
-    s.streams.filter((x) => x.side === side && x.kind === kind).reduce((n, x) => n + x[key], 0);
+function frames(s: CallStats) {
+  const sum = (side: string, kind: string) => s.streams.filter((x) => x.side === side && x.kind === kind).reduce((n, x) => n + x.framesOk, 0);
   const decoded = s.rtp.filter((r) => r.type === 'inbound-rtp' && r.kind === 'video').reduce((n, r) => n + Number(r.framesDecoded ?? 0), 0);
-  return {
-    videoEncrypted: sum('send', 'video', 'framesOk'),
-    audioEncrypted: sum('send', 'audio', 'framesOk'),
-    videoDecrypted: sum('receive', 'video', 'framesOk'),
-    audioDecrypted: sum('receive', 'audio', 'framesOk'),
-    videoDecoded: decoded,
-  };
+  return `sent ${sum('send', 'video')} video + ${sum('send', 'audio')} audio frames (SFrame-encrypted); decrypted ${sum('receive', 'video')} video + ${sum('receive', 'audio')} audio; decoded ${decoded} video frames`;
 }
 
 async function main(): Promise<void> {
   await mkdir(OUT, { recursive: true });
-  say('Chaperone demo — a two-party end-to-end-encrypted call (development defaults)');
-  const stack = await startCallStack({ workDir: resolve('.tmp/demo'), roomId: 'room-demo', sfuRoom: 7001 });
-  const participants: Participant[] = [];
+  say('Chaperone demo — a recorded end-to-end-encrypted call, on development defaults');
+  say('  (development token issuer, local signing keys, s3rver for S3 and a KMS test double: not for production)\n');
+  const seal = await startSealTestStack();
+  const call = await startConsentCallStack({ workDir: resolve('.tmp/demo'), roomId: 'room-demo', sfuRoom: 7001, tokenSecret: new Uint8Array(randomBytes(32)) });
+  const people: Participant[] = [];
   const outsiderBrowser = await launchChromium();
+  const sink = await FrameSinkServer.start();
+  const recorderBrowser = new RecorderBrowser();
+  const prefix = seal.prefix();
+  const workers = seal.workers(seal.services(), prefix);
   try {
-    say(`  SFU: Janus ${stack.janus.wsUrl} (room requires E2EE) · key service ${stack.keyService.wsUrl}`);
-    participants.push(await joinParticipant(stack, { id: 'p-ana', name: 'Ana (patient)', colorHex: '0xC02020', toneHz: 440, role: 'patient' }));
-    participants.push(await joinParticipant(stack, { id: 'c-ben', name: 'Dr. Ben (clinician)', colorHex: '0x2040C0', toneHz: 660, role: 'clinician' }));
-    const [ana, ben] = participants as [Participant, Participant];
+    say(`1. The call. SFU: Janus ${call.janus.wsUrl} (E2EE-only room); key service ${call.keyService.url}`);
+    await setRecordingPolicy(call, { enabled: true, purpose: 'medical-record', statement: 'This visit is recorded for your medical record.' });
+    people.push(await joinConsentParticipant(call, { id: 'p-ana', name: 'Ana (patient)', colorHex: '0xC02020', toneHz: 440, role: 'patient' }));
+    people.push(await joinConsentParticipant(call, { id: 'c-ben', name: 'Dr. Ben (clinician)', colorHex: '0x2040C0', toneHz: 660, role: 'clinician' }));
+    const [ana, ben] = people as [Participant, Participant];
     const outsider = await outsiderBrowser.browser.newPage();
-    await outsider.goto(`${stack.web.url}/test/outsider.html`);
-    await outsider.evaluate((url, room) => window.outsider.join(url, room), stack.janus.wsUrl, stack.sfuRoom);
-    say('  both participants joined the MLS group and the SFU; an outsider subscribed at the SFU without keys');
+    await outsider.goto(`${call.web.url}/test/outsider.html`);
+    await outsider.evaluate((url, room) => window.outsider.join(url, room), call.janus.wsUrl, call.sfuRoom);
+    await waitFor('media both ways', async () => (await stats(ana)).streams.some((s) => s.side === 'receive' && s.kind === 'video' && s.framesOk > 30));
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const p of people) say(`   ${p.name}: ${frames(await stats(p))}`);
+    const probe = await outsider.evaluate(() => window.outsider.stats());
+    say(`   An outsider subscribed at the SFU: ${probe.worker.frames} frames received, ${probe.worker.authenticated} authenticated.`);
+    await ana.page.screenshot({ path: join(OUT, '1-call.png') });
 
-    await waitFor('media both ways', async () => {
-      const [a, b] = [summary(await stats(ana)), summary(await stats(ben))];
-      return a.videoDecoded > 10 && b.videoDecoded > 10;
-    }, 30000);
-    say(`  call running for ${CALL_SECONDS} s…`);
-    await new Promise((r) => setTimeout(r, CALL_SECONDS * 1000));
-
-    for (const p of participants) {
-      const s = await stats(p);
-      const f = summary(s);
-      say(`\n  ${p.name} — MLS epoch ${s.epoch}, roster: ${s.roster.map((m) => `${m.name} [${m.kind}]`).join(', ')}`);
-      say(`    sent (SFrame-encrypted): video ${f.videoEncrypted} frames, audio ${f.audioEncrypted} frames`);
-      say(`    received and decrypted:  video ${f.videoDecrypted} frames, audio ${f.audioDecrypted} frames; video frames decoded ${f.videoDecoded}`);
-      const shot = join(OUT, `${p.id}.png`);
-      await p.page.screenshot({ path: shot });
-      say(`    screenshot: ${shot}`);
+    say('\n2. Recording. The operator enabled it (purpose: medical record); both consent.');
+    const dispatched = nextDispatch(call);
+    for (const p of people) {
+      await waitFor('the consent prompt', async () => (await p.page.evaluate(() => window.chaperoneConsent.state())).policy?.version === 1);
+      await decide(p, 'grant');
     }
-    const probe = (await outsider.evaluate(() => window.outsider.stats())) as {
-      worker: { frames: number; authenticated: number };
-      rtp: Array<Record<string, unknown>>;
-    };
-    const probeDecoded = probe.rtp.filter((r) => r.kind === 'video').reduce((n, r) => n + Number(r.framesDecoded ?? 0), 0);
-    say(`\n  outsider at the SFU: ${probe.worker.frames} frames received, ${probe.worker.authenticated} authenticated, ${probeDecoded} video frames decoded`);
-
-    const before = (await stats(ana)).epoch;
-    const removalStartedAt = Date.now();
-    await ben.page.evaluate(() => window.chaperoneRoom.leaveGroup());
-    const after = await waitFor('the removal commit', async () => {
-      const s = await stats(ana);
-      return s.epoch !== before && s.roster.length === 1 ? s : undefined;
+    const job = parseRecordJobData(recordJobPayload(await dispatched));
+    const recorder = new CallRecorder(job, {
+      browser: recorderBrowser,
+      frameSink: sink,
+      pageUrl: `${call.web.url}/recorder/index.html`,
+      sfuUrl: call.janus.wsUrl,
+      credentials: keyServiceCredentialSource({ keyServiceHttpUrl: call.keyService.url, serviceToken: () => call.tokens.issue({ sub: 'recorder-svc', role: 'recorder' }) }),
+      spoolDir: seal.spoolDir,
     });
-    await new Promise((r) => setTimeout(r, 2500));
-    const benAfter = await stats(ben);
-    const lastOk = Math.max(...benAfter.streams.filter((x) => x.side === 'receive').map((x) => x.lastOkAtMs ?? 0));
-    say(`\n  Dr. Ben left the MLS group: epoch ${before} → ${after.epoch}; his last decrypted frame was ${lastOk - removalStartedAt} ms after he left;`);
-    say(`  since then his browser still receives frames from the SFU but opens none of them.`);
-    say('\nDone. Nothing left running.');
+    const finished = recorder.run();
+    await waitFor('the recorder to join', () => recorder.state === 'recording', 30000);
+    const roster = (await stats(ana)).roster.map((m) => `${m.name} [${m.kind}]`).join(', ');
+    say(`   The key service dispatched recording ${job.recordingId}; the recorder joined the MLS group.`);
+    say(`   Ana's roster: ${roster}; recording indicator: ${await ana.page.$eval('#recording-indicator', (e) => e.textContent)}`);
+    await ana.page.screenshot({ path: join(OUT, '2-recording.png') });
+    say(`   Recording for ${RECORD_SECONDS} s…`);
+    await new Promise((r) => setTimeout(r, RECORD_SECONDS * 1000));
+
+    say('\n3. Dr. Ben withdraws his consent.');
+    const revokedAt = Date.now();
+    await decide(ben, 'revoke');
+    const manifest = await finished;
+    say(`   The recorder was removed from the group (${manifest.endReason}) and finalized ${Date.now() - revokedAt} ms after the withdrawal.`);
+    await waitFor('the indicator to turn off', async () => (await ana.page.$eval('#recording-indicator', (e) => e.getAttribute('data-recording'))) === 'false');
+    say(`   Ana's indicator: ${await ana.page.$eval('#recording-indicator', (e) => e.textContent)}`);
+    await ana.page.screenshot({ path: join(OUT, '3-withdrawn.png') });
+    for (const t of manifest.tracks) {
+      say(`   track ${t.trackId}: participant ${t.participantId}, ${t.kind}/${t.codec}, ${((t.endedAtMs - t.startedAtMs) / 1000).toFixed(1)} s, ${t.framesWritten}/${t.framesReceived} frames written, ${t.decryptFailures} decrypt failures, ${t.keyFrameRequests} key-frame requests`);
+    }
+
+    say('\n4. Sealing: hash → KMS-rooted envelope encryption → S3 → read back and verify → signed manifest.');
+    const enqueuer = seal.enqueuer(prefix);
+    await enqueueSealRecording(enqueuer, sealRequestFor(job, manifest));
+    await waitForRecording(seal.pool, job.recordingId, sealedAndReleased, 120_000);
+    const row = await getRecording(seal.pool, job.recordingId);
+    say(`   Sealed; spool released. Manifest SHA-256 ${row?.manifestSha256}`);
+    const services = seal.services();
+    const report = await verifyRecording({ db: seal.pool, store: services.store, keyRoot: services.keyRoot }, job.recordingId);
+    say(`   verify: ${report.ok ? 'OK' : 'FAILED'} — manifest signature ${report.manifest.valid ? 'valid' : 'INVALID'}; ${report.totals.segments} files re-read, decrypted and hashed (${report.totals.plaintextBytes} plaintext bytes, ${report.totals.ciphertextBytes} stored)`);
+    say('\n   The signed manifest:');
+    say(row?.manifest ? JSON.stringify(JSON.parse(row.manifest), null, 2) : '(none)');
+    say(`\nDone. Screenshots in ${OUT}. Nothing left running.`);
+    if (!report.ok) process.exitCode = 1;
   } finally {
-    await Promise.all(participants.map((p) => p.close()));
+    await Promise.all(people.map((p) => p.close()));
     await outsiderBrowser.close();
-    await stack.stop();
+    await recorderBrowser.close();
+    await sink.close();
+    await workers.close().catch(() => undefined);
+    await call.stop();
+    await seal.stop();
   }
 }
 

@@ -20,7 +20,10 @@ export async function joinJanusVideoRoom(options: SfuJoinOptions): Promise<SfuRo
   const publisher = await session.attach(PLUGIN);
   const joined = await publisher.requestAsync({ request: 'join', ptype: 'publisher', room: options.room, display: options.label });
   if (joined.data.videoroom !== 'joined') throw new Error(`unexpected join reply: ${String(joined.data.videoroom)}`);
-  return new JanusVideoRoomConnection(session, publisher, options, String(joined.data.id), (joined.data.publishers as PublisherInfo[]) ?? []);
+  // Rooms require private ids (createE2eeVideoRoom): a subscriber presents its publisher's private_id, so
+  // when the key service kicks a participant (a recorder that must go), Janus also cuts its subscriptions.
+  const privateId = typeof joined.data.private_id === 'number' ? joined.data.private_id : undefined;
+  return new JanusVideoRoomConnection(session, publisher, options, String(joined.data.id), (joined.data.publishers as PublisherInfo[]) ?? [], privateId);
 }
 
 class JanusVideoRoomConnection implements SfuRoomConnection {
@@ -35,6 +38,7 @@ class JanusVideoRoomConnection implements SfuRoomConnection {
     private readonly options: SfuJoinOptions,
     readonly ownFeedId: string,
     initialPublishers: PublisherInfo[],
+    private readonly privateId: number | undefined,
   ) {
     this.knownPublishers = initialPublishers;
     publisher.onEvent((event) => this.onPublisherEvent(event));
@@ -107,6 +111,7 @@ class JanusVideoRoomConnection implements SfuRoomConnection {
         ptype: 'subscriber',
         room: this.options.room,
         streams: [{ feed: info.id }],
+        ...(this.privateId === undefined ? {} : { private_id: this.privateId }),
       });
       if (!attached.jsep) throw new Error(`SFU sent no offer for feed: ${JSON.stringify(attached.data)}`);
       await pc.setRemoteDescription({ type: attached.jsep.type, sdp: attached.jsep.sdp });
@@ -137,8 +142,12 @@ class JanusVideoRoomConnection implements SfuRoomConnection {
   }
 }
 
-/** Creates an E2EE-only VideoRoom (control plane; from Node or a page). Idempotent. */
-export async function createE2eeVideoRoom(url: string, room: number, description: string): Promise<void> {
+/**
+ * Creates an E2EE-only VideoRoom (control plane; from Node or a page). Idempotent. Subscribers must
+ * present their publisher's private id (`require_pvtid`), so a kick cuts every stream of the kicked
+ * participant; `secret` protects the room's moderation (kick, destroy).
+ */
+export async function createE2eeVideoRoom(url: string, room: number, description: string, options: { secret?: string } = {}): Promise<void> {
   const session = await JanusSession.connect(url);
   try {
     const handle = await session.attach(PLUGIN);
@@ -149,6 +158,8 @@ export async function createE2eeVideoRoom(url: string, room: number, description
       room,
       description,
       require_e2ee: true,
+      require_pvtid: true,
+      ...(options.secret === undefined ? {} : { secret: options.secret }),
       publishers: 16,
       audiocodec: 'opus',
       videocodec: 'vp8',

@@ -54,7 +54,6 @@ declare global {
     getRandomValues<T extends ArrayBufferView>(array: T): T;
   }
 
-  // eslint-disable-next-line no-var
   var crypto: PlatformCrypto;
 }
 

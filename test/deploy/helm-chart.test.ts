@@ -1,0 +1,197 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigMap, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { CHART_DIR, helm, renderChart, type K8sObject } from './helm.js';
+
+const PRODUCTION = join(CHART_DIR, 'values-production.example.yaml');
+
+/** Kubernetes API schema validation of one rendered object (kubernetes-models). */
+const MODELS: Record<string, (object: K8sObject) => { validate(): void }> = {
+  'v1/ConfigMap': (o) => new ConfigMap(o as never),
+  'v1/Service': (o) => new Service(o as never),
+  'v1/ServiceAccount': (o) => new ServiceAccount(o as never),
+  'v1/PersistentVolumeClaim': (o) => new PersistentVolumeClaim(o as never),
+  'apps/v1/Deployment': (o) => new Deployment(o as never),
+  'autoscaling/v2/HorizontalPodAutoscaler': (o) => new HorizontalPodAutoscaler(o as never),
+  'networking.k8s.io/v1/Ingress': (o) => new Ingress(o as never),
+  'networking.k8s.io/v1/NetworkPolicy': (o) => new NetworkPolicy(o as never),
+  'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o as never),
+};
+
+function validateAll(objects: K8sObject[]): void {
+  for (const object of objects) {
+    const model = MODELS[`${object.apiVersion}/${object.kind}`];
+    if (model === undefined) throw new Error(`no schema for ${object.apiVersion} ${object.kind} (${object.metadata.name})`);
+    try {
+      model(object).validate();
+    } catch (error) {
+      throw new Error(`${object.kind} ${object.metadata.name} does not validate: ${(error as Error).message}`);
+    }
+  }
+}
+
+interface PodSpec {
+  terminationGracePeriodSeconds?: number;
+  securityContext: Record<string, unknown>;
+  containers: Array<{
+    name: string;
+    args: string[];
+    securityContext: { runAsNonRoot: boolean; readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean; capabilities: { drop: string[] }; seccompProfile: { type: string } };
+    resources: { requests: Record<string, string>; limits: Record<string, string> };
+    readinessProbe?: unknown;
+    livenessProbe?: unknown;
+    env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+    volumeMounts: Array<{ name: string; mountPath: string }>;
+  }>;
+  volumes: Array<{ name: string; emptyDir?: { medium?: string; sizeLimit?: string }; persistentVolumeClaim?: unknown; secret?: unknown }>;
+}
+
+const deployment = (objects: K8sObject[], component: string) => {
+  const found = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `chaperone-${component}`);
+  if (found === undefined) throw new Error(`no Deployment chaperone-${component}`);
+  return found as K8sObject & { spec: { replicas?: number; template: { metadata: { annotations: Record<string, string> }; spec: PodSpec } } };
+};
+
+let dir: string;
+const valuesFile = (name: string, text: string): string => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'chaperone-helm-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('helm chart helm/chaperone, with a real helm', () => {
+  test('helm lint passes for the defaults and the production example', () => {
+    for (const args of [[], ['-f', PRODUCTION]]) {
+      const result = helm(['lint', CHART_DIR, '--strict', ...args]);
+      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(result.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    }
+  });
+
+  test('default values render objects that all validate against the Kubernetes schemas', () => {
+    const objects = renderChart();
+    validateAll(objects);
+    const kinds = objects.map((o) => o.kind).sort();
+    expect(kinds).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'Deployment', 'Deployment', 'NetworkPolicy', 'NetworkPolicy', 'NetworkPolicy', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+  });
+
+  test('the production example renders objects that all validate, with HPA, Ingress and a memory spool beside the pipeline', () => {
+    const objects = renderChart([PRODUCTION]);
+    validateAll(objects);
+    expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.metadata.name)).toEqual(['chaperone-recorder']);
+    expect(objects.some((o) => o.kind === 'Ingress')).toBe(true);
+    expect(objects.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
+    const recorder = deployment(objects, 'recorder');
+    expect(recorder.spec.replicas).toBeUndefined(); // the HPA owns it
+    const pod = recorder.spec.template.spec;
+    expect(pod.containers.map((c) => c.name)).toEqual(['recorder', 'pipeline']);
+    expect(pod.volumes.find((v) => v.name === 'spool')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '8192Mi' });
+    const sa = objects.find((o) => o.kind === 'ServiceAccount')!;
+    expect(sa.metadata.annotations?.['eks.amazonaws.com/role-arn']).toMatch(/^arn:aws:iam::/);
+    const env = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'chaperone-keyservice') as K8sObject & { data: Record<string, string> };
+    expect(env.data).toMatchObject({ CHAPERONE_ENV: 'production', KEYSERVICE_HOST: '0.0.0.0' });
+    expect(env.data.KEYSERVICE_DEV_TOKEN_SECRET_FILE).toBeUndefined();
+  });
+
+  test('no Secret is rendered and no credential sits in a ConfigMap or env value: Secrets are only referenced', () => {
+    for (const objects of [renderChart(), renderChart([PRODUCTION])]) {
+      expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+      const text = JSON.stringify(objects.filter((o) => o.kind === 'ConfigMap'));
+      expect(text).not.toMatch(/(redis|rediss|postgres|postgresql):\/\//);
+      for (const component of ['keyservice', 'recorder']) {
+        for (const container of deployment(objects, component).spec.template.spec.containers) {
+          for (const variable of container.env ?? []) {
+            if (/URL|SECRET|TOKEN/.test(variable.name) && !variable.name.endsWith('_FILE')) expect(variable.valueFrom).toHaveProperty('secretKeyRef');
+          }
+        }
+      }
+    }
+  });
+
+  test('every pod runs non-root with a read-only root, no capabilities, RuntimeDefault seccomp, probes and resources, and restarts on a config change', () => {
+    const objects = renderChart([PRODUCTION]);
+    for (const component of ['keyservice', 'recorder']) {
+      const template = deployment(objects, component).spec.template;
+      expect(template.metadata.annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
+      expect(template.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      for (const container of template.spec.containers) {
+        expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+        expect(container.readinessProbe).toBeDefined();
+        expect(container.livenessProbe).toBeDefined();
+        expect(container.resources.requests).toHaveProperty('cpu');
+        expect(container.resources.limits).toHaveProperty('memory');
+      }
+    }
+    // A different configuration changes the checksum, so pods roll.
+    const other = renderChart([PRODUCTION, valuesFile('calls.yaml', 'recorder:\n  maxConcurrentCalls: 2\n')]);
+    expect(deployment(other, 'recorder').spec.template.metadata.annotations['checksum/config']).not.toBe(deployment(objects, 'recorder').spec.template.metadata.annotations['checksum/config']);
+  });
+
+  test('the recorder drains for an hour, has a Chromium-sized /dev/shm, and is sized per call from the benchmark', () => {
+    const objects = renderChart();
+    const pod = deployment(objects, 'recorder').spec.template.spec;
+    expect(pod.terminationGracePeriodSeconds).toBe(3600);
+    expect(pod.volumes.find((v) => v.name === 'dshm')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '1024Mi' });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: 'dshm', mountPath: '/dev/shm' });
+    // 4 calls x (150m, 1331Mi) + base (250m, 512Mi); memory limit adds /dev/shm.
+    expect(pod.containers[0]!.resources).toEqual({ requests: { cpu: '850m', memory: '5836Mi' }, limits: { cpu: '1700m', memory: '6860Mi' } });
+    const one = deployment(renderChart([], ['--set', 'recorder.maxConcurrentCalls=1', '--set', 'recorder.perCall.memoryMi=2048']), 'recorder');
+    expect(one.spec.template.spec.containers[0]!.resources.requests).toEqual({ cpu: '400m', memory: '2560Mi' });
+  });
+
+  test('network policies: nothing may connect to a recorder or a pipeline worker; the key service admits recorders and the ingress namespace', () => {
+    const policies = renderChart().filter((o) => o.kind === 'NetworkPolicy') as Array<K8sObject & { spec: { ingress: unknown[]; policyTypes: string[] } }>;
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual(['chaperone-keyservice', 'chaperone-pipeline', 'chaperone-recorder']);
+    for (const policy of policies) expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policies.find((p) => p.metadata.name === 'chaperone-recorder')!.spec.ingress).toEqual([]);
+    expect(policies.find((p) => p.metadata.name === 'chaperone-pipeline')!.spec.ingress).toEqual([]);
+    expect(policies.find((p) => p.metadata.name === 'chaperone-keyservice')!.spec.ingress).toHaveLength(1);
+  });
+
+  test('KEDA mode renders a ScaledObject per scaled workload on the BullMQ wait lists', () => {
+    const objects = renderChart([], ['--set', 'autoscaling.mode=keda']);
+    validateAll(objects.filter((o) => o.kind !== 'ScaledObject'));
+    const scaled = objects.filter((o) => o.kind === 'ScaledObject') as Array<K8sObject & { spec: { scaleTargetRef: { name: string }; triggers: Array<{ type: string; metadata: Record<string, string> }> } }>;
+    expect(scaled.map((s) => [s.apiVersion, s.spec.scaleTargetRef.name, s.spec.triggers[0]!.type])).toEqual([
+      ['keda.sh/v1alpha1', 'chaperone-recorder', 'redis'],
+      ['keda.sh/v1alpha1', 'chaperone-pipeline', 'redis'],
+    ]);
+    for (const name of ['chaperone-recorder', 'chaperone-pipeline']) expect(objects.some((o) => o.kind === 'Deployment' && o.metadata.name === name)).toBe(true);
+  });
+
+  test('a values file with an unknown key is rejected by the schema, for lint and template, naming the key', () => {
+    const top = valuesFile('unknown-top.yaml', 'recorderz:\n  replicas: 3\n');
+    const nested = valuesFile('unknown-nested.yaml', 'recorder:\n  spool:\n    tpye: memory\n');
+    for (const [file, key] of [[top, 'recorderz'], [nested, 'tpye']] as const) {
+      for (const command of ['lint', 'template']) {
+        const result = helm([command, CHART_DIR, '-f', file]);
+        expect(result.status).not.toBe(0);
+        expect(result.stdout + result.stderr).toMatch(new RegExp(`additional properties '${key}' not allowed`));
+      }
+    }
+  });
+
+  test('production refuses development shortcuts at render time, naming the value', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['keyService:\n  tokens:\n    devSecret:\n      existingSecret: dev\n', /keyService\.tokens\.devSecret/],
+      ['keyService:\n  externalSender:\n    kmsKeyId: ""\n', /keyService\.externalSender\.kmsKeyId/],
+      ['recorder:\n  devTokenSecret:\n    existingSecret: dev\n', /recorder\.devTokenSecret/],
+      ['image:\n  digest: ""\n', /image\.digest/],
+    ];
+    for (const [index, [text, field]] of cases.entries()) {
+      const result = helm(['template', 'chaperone', CHART_DIR, '-f', PRODUCTION, '-f', valuesFile(`prod-${index}.yaml`, text)]);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(field);
+    }
+  });
+});

@@ -129,9 +129,14 @@ describe('the recorder', () => {
     expect(written('p-alice', 'audio') / (after.aa - before.aa)).toBeGreaterThanOrEqual(0.99);
     expect(written('c-bob', 'audio') / (after.ba - before.ba)).toBeGreaterThanOrEqual(0.99);
 
-    // No key-frame request storm toward the senders (harness.md: dropping frames makes ~60 PLIs in 25 s):
-    // at most the few requests that start each video segment.
-    for (const id of ['p-alice', 'c-bob']) expect(track(id, 'video')!.keyFrameRequests).toBeLessThanOrEqual(3);
+    // No key-frame request storm toward the senders: a receiver that drops frames sends about 60 PLIs in
+    // 25 s (harness.md). The recorder asks once a second only while a segment waits for its first key
+    // frame (longer on a loaded machine), then not at all: stay under a quarter of the storm's rate.
+    const stormPerSecond = 60 / 25;
+    for (const id of ['p-alice', 'c-bob']) {
+      const t = track(id, 'video')!;
+      expect(t.keyFrameRequests).toBeLessThan((stormPerSecond / 4) * ((t.endedAtMs - t.startedAtMs) / 1000));
+    }
     // Alice's video shows Alice (red), not Bob (blue); her audio carries her tone.
     const aliceColour = await meanColour(join(spoolDir, recId, track('p-alice', 'video')!.segments[0]!.file));
     const bobColour = await meanColour(join(spoolDir, recId, track('c-bob', 'video')!.segments[0]!.file));

@@ -1,0 +1,42 @@
+#!/bin/sh
+# One image, one entrypoint per service: deploy/entrypoint.sh <keyservice|recorder|pipeline> [node args...]
+# tini is PID 1 (the image's ENTRYPOINT) and forwards SIGTERM to node, which drains.
+set -eu
+
+APP_DIR="${CHAPERONE_APP_DIR:-/app}"
+usage="usage: entrypoint.sh <keyservice|recorder|pipeline>"
+
+if [ "$#" -lt 1 ]; then
+  echo "chaperone: no service named; $usage" >&2
+  exit 2
+fi
+service="$1"
+shift
+
+case "$service" in
+  keyservice) bundle="keyservice.mjs" ;;
+  recorder) bundle="recorder.mjs" ;;
+  pipeline) bundle="pipeline.mjs" ;;
+  *)
+    echo "chaperone: unknown service '$service'; $usage" >&2
+    exit 2
+    ;;
+esac
+
+if [ "$(id -u)" = "0" ]; then
+  echo "chaperone: refusing to run $service as root" >&2
+  exit 2
+fi
+
+entry="$APP_DIR/dist/node/$bundle"
+if [ ! -r "$entry" ]; then
+  echo "chaperone: $entry is missing (npm run build)" >&2
+  exit 2
+fi
+
+# For the image's HEALTHCHECK (deploy/healthcheck.sh).
+run_dir="${CHAPERONE_RUN_DIR:-/tmp/chaperone}"
+mkdir -p "$run_dir" && printf '%s\n' "$service" > "$run_dir/service" || echo "chaperone: $run_dir is not writable; the HEALTHCHECK will fail" >&2
+
+cd "$APP_DIR"
+exec node --enable-source-maps "$@" "$entry"

@@ -1,0 +1,191 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './helm.js';
+
+/** One Dockerfile instruction, continuation lines joined. */
+interface Instruction {
+  keyword: string;
+  args: string;
+  line: number;
+}
+
+function parseDockerfile(text: string): Instruction[] {
+  const instructions: Instruction[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const start = i;
+    let line = lines[i]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    while (line.endsWith('\\') && i + 1 < lines.length) {
+      i++;
+      const next = lines[i]!.trim();
+      if (next.startsWith('#')) continue;
+      line = `${line.slice(0, -1).trimEnd()} ${next}`;
+    }
+    const match = /^([A-Za-z]+)\s+(.*)$/.exec(line);
+    if (match === null) throw new Error(`Dockerfile line ${start + 1}: cannot parse "${line}"`);
+    instructions.push({ keyword: match[1]!.toUpperCase(), args: match[2]!, line: start + 1 });
+  }
+  return instructions;
+}
+
+interface Stage {
+  from: string;
+  name: string | undefined;
+  instructions: Instruction[];
+}
+
+function stages(instructions: Instruction[]): Stage[] {
+  const args = new Map<string, string>();
+  const result: Stage[] = [];
+  for (const instruction of instructions) {
+    if (instruction.keyword === 'ARG' && result.length === 0) {
+      const [name, value] = instruction.args.split('=', 2);
+      if (value !== undefined) args.set(name!.trim(), value.trim());
+      continue;
+    }
+    if (instruction.keyword === 'FROM') {
+      const [image, as, name] = instruction.args.split(/\s+/);
+      const resolved = image!.replace(/\$\{?([A-Za-z_]+)\}?/g, (_, arg: string) => args.get(arg) ?? `<unset ${arg}>`);
+      result.push({ from: resolved, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
+      continue;
+    }
+    result.at(-1)?.instructions.push(instruction);
+  }
+  return result;
+}
+
+const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+const all = parseDockerfile(dockerfile);
+const built = stages(all);
+const runtime = built.at(-1)!;
+const named = (keyword: string, stage: Stage = runtime) => stage.instructions.filter((i) => i.keyword === keyword);
+
+describe('Dockerfile lint', () => {
+  test('is multi-stage on a pinned Node 24 bookworm-slim base (exact release or digest, never a floating tag)', () => {
+    expect(built.length).toBeGreaterThanOrEqual(2);
+    for (const stage of built) {
+      const stageNames = built.map((s) => s.name);
+      if (stageNames.includes(stage.from)) continue;
+      expect(stage.from).toMatch(/^node:24\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$|^node@sha256:[0-9a-f]{64}$/);
+    }
+  });
+
+  test('the runtime stage installs Debian chromium, ffmpeg and tini without recommends and cleans the apt lists in the same layer', () => {
+    const installs = all.filter((i) => i.keyword === 'RUN' && /apt-get\s+install/.test(i.args));
+    expect(installs.length).toBeGreaterThan(0);
+    for (const run of installs) {
+      expect(run.args).toMatch(/apt-get update/);
+      expect(run.args).toMatch(/--no-install-recommends/);
+      expect(run.args).toMatch(/rm -rf \/var\/lib\/apt\/lists\/\*/);
+    }
+    const runtimeInstall = named('RUN').map((i) => i.args).join(' ');
+    for (const name of ['chromium', 'ffmpeg', 'tini']) expect(runtimeInstall).toMatch(new RegExp(`\\b${name}\\b`));
+  });
+
+  test('the runtime stage takes production dependencies only: node_modules comes from an npm ci --omit=dev stage', () => {
+    const copy = named('COPY').find((i) => /node_modules/.test(i.args));
+    expect(copy).toBeDefined();
+    const source = /--from=(\S+)/.exec(copy!.args)?.[1];
+    const stage = built.find((s) => s.name === source);
+    expect(stage).toBeDefined();
+    expect(named('RUN', stage).map((i) => i.args).join(' ')).toMatch(/npm ci\b.*--omit=dev/);
+    expect(named('RUN').map((i) => i.args).join(' ')).not.toMatch(/npm (ci|install)/);
+  });
+
+  test('runs as a non-root user set before ENTRYPOINT and CMD, with tini as PID 1 in exec form', () => {
+    const users = named('USER');
+    expect(users.length).toBeGreaterThan(0);
+    const user = users.at(-1)!;
+    expect(user.args.split(':')[0]).not.toMatch(/^(root|0)$/);
+    const entrypoint = named('ENTRYPOINT').at(-1)!;
+    const cmd = named('CMD').at(-1)!;
+    expect(user.line).toBeLessThan(entrypoint.line);
+    expect(user.line).toBeLessThan(cmd.line);
+    const exec = JSON.parse(entrypoint.args) as string[];
+    expect(exec.slice(0, 3)).toEqual(['/usr/bin/tini', '--', '/app/deploy/entrypoint.sh']);
+    expect(JSON.parse(cmd.args)).toEqual(['keyservice']);
+  });
+
+  test('has a HEALTHCHECK in the runtime stage', () => {
+    const healthcheck = named('HEALTHCHECK');
+    expect(healthcheck).toHaveLength(1);
+    expect(healthcheck[0]!.args).not.toMatch(/^NONE/i);
+    expect(healthcheck[0]!.args).toMatch(/CMD/);
+  });
+
+  test('carries no credentials: no ENV or ARG named like a secret, no secret-looking values, no key files copied', () => {
+    for (const instruction of all.filter((i) => i.keyword === 'ENV' || i.keyword === 'ARG')) {
+      for (const [, name, value] of instruction.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(\S*)/g)) {
+        expect(name).not.toMatch(/SECRET|PASSWORD|PASSWD|TOKEN|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL/i);
+        expect(value).not.toMatch(/:\/\/[^/\s]*:[^@\s]*@|AKIA[0-9A-Z]{16}|-----BEGIN/);
+      }
+    }
+    for (const copy of all.filter((i) => i.keyword === 'COPY' || i.keyword === 'ADD')) expect(copy.args).not.toMatch(/\.env\b|\.pem\b|\.key\b|id_rsa/);
+    expect(all.some((i) => i.keyword === 'ADD')).toBe(false);
+  });
+
+  test('.dockerignore keeps node_modules, git, local state and secrets out of the build context', () => {
+    const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const pattern of ['**/node_modules', '.git', '.tmp', 'artifacts', '**/.env', '**/*.pem']) expect(ignored).toContain(pattern);
+  });
+});
+
+describe('deploy/entrypoint.sh', () => {
+  const entrypoint = join(REPO_ROOT, 'deploy/entrypoint.sh');
+  let app: string;
+  beforeAll(() => {
+    app = mkdtempSync(join(tmpdir(), 'chaperone-app-'));
+    mkdirSync(join(app, 'dist/node'), { recursive: true });
+    // Stub bundles that report how they were started (user, directory, arguments).
+    for (const name of ['keyservice', 'recorder', 'pipeline']) {
+      writeFileSync(join(app, `dist/node/${name}.mjs`), `console.log(JSON.stringify({ bundle: '${name}', uid: process.getuid(), cwd: process.cwd(), execArgv: process.execArgv }));\n`);
+    }
+    chmodSync(app, 0o777); // the image user (uid 10001) creates the run directory here
+  });
+  afterAll(() => rmSync(app, { recursive: true, force: true }));
+
+  /** Runs the entrypoint as the image's user (uid 10001) when the tests run as root. */
+  const run = (args: string[], asImageUser = true) => {
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CHAPERONE_APP_DIR: app, CHAPERONE_RUN_DIR: join(app, 'run') };
+    const drop = asImageUser && process.getuid?.() === 0 ? ['setpriv', '--reuid=10001', '--regid=10001', '--clear-groups'] : [];
+    const command = [...drop, '/bin/sh', entrypoint, ...args];
+    const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', env, cwd: REPO_ROOT });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+
+  test('refuses an unknown service name with a clear message and exit code 2', () => {
+    const result = run(['billing']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/unknown service 'billing'; usage: entrypoint\.sh <keyservice\|recorder\|pipeline>/);
+    expect(result.stdout).toBe('');
+  });
+
+  test('refuses to start without a service name (exit 2)', () => {
+    const result = run([]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/no service named/);
+  });
+
+  test('starts each service bundle with node from the app directory, as the image user', () => {
+    for (const name of ['keyservice', 'recorder', 'pipeline']) {
+      const result = run([name]);
+      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
+      const started = JSON.parse(result.stdout) as { bundle: string; uid: number; cwd: string; execArgv: string[] };
+      expect(started).toMatchObject({ bundle: name, cwd: app });
+      expect(started.execArgv).toContain('--enable-source-maps');
+      if (process.getuid?.() === 0) expect(started.uid).toBe(10001);
+      expect(readFileSync(join(app, 'run/service'), 'utf8')).toBe(`${name}\n`);
+    }
+  });
+
+  if (process.getuid?.() === 0) {
+    test('refuses to run a service as root', () => {
+      const result = run(['recorder'], false);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(/refusing to run recorder as root/);
+    });
+  }
+});

@@ -10,6 +10,10 @@
 //   verify_mibps     size / (stored → verified): read back, decrypt, both hashes.
 //   end_to_end_mibps size / (enqueue → recording sealed, manifest signed, spool released).
 //   peak_rss_mib     peak RSS (VmHWM) of the sealing service process, a fresh one per size.
+//   upload_only_mibps the same bytes uploaded raw to the same S3 stand-in: what the stand-in itself allows
+//                    (s3rver MD5s every part and writes it; on a 2-core machine it competes with sealing).
+//   service_cpu_ms_per_mib  CPU time of the service per MiB until stored, next to limit_cpu_ms_per_mib
+//                    (= 1000 / limit_mibps): the pipeline's own cost, less sensitive to a busy machine.
 //
 // bench/run.ts bundles this file and prints the returned report as the last stdout line. The same bundle,
 // started with CHAPERONE_BENCH_ROLE=s3-server or =seal-worker, is the s3rver child or the service child.
@@ -23,6 +27,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { FlowProducer } from 'bullmq';
 import pg from 'pg';
 import { migrate } from '../db/migrate.js';
@@ -32,6 +37,7 @@ import { startPostgresServer } from '../devstack/postgres-server.js';
 import { startRedisServer } from '../devstack/redis-server.js';
 import { startS3Server } from '../devstack/s3-server.js';
 import { getRecording, listSegments } from '../queue/catalog.js';
+import { SPOOL_READ_CHUNK_BYTES } from '../queue/spool.js';
 import { enqueueSealRecording } from '../queue/contract.js';
 
 export interface BenchContext {
@@ -54,6 +60,11 @@ interface SizeResult {
   store_step_mibps: number;
   verify_mibps: number;
   end_to_end_mibps: number;
+  /** Reference: the same bytes uploaded raw (no hashing, no encryption) to the same S3 stand-in, same part size. */
+  upload_only_mibps: number;
+  /** CPU time (user + system) of the sealing service per MiB from enqueue to stored, and of the limit (1000 / limit_mibps). */
+  service_cpu_ms_per_mib: number;
+  limit_cpu_ms_per_mib: number;
   peak_rss_mib: number;
   s3_server_peak_rss_mib: number;
 }
@@ -75,7 +86,8 @@ export interface SealBenchReport {
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-const CHUNK = MiB;
+// Read chunk of the limit passes: the spool's (queue/spool.ts), so both read the same way.
+const CHUNK = SPOOL_READ_CHUNK_BYTES;
 const FRAME_LENGTH = MiB;
 const PART_SIZE = 8 * MiB;
 
@@ -129,7 +141,7 @@ async function s3Directory(workDir: string, largestBytes: number): Promise<{ dir
   return { dir: join(workDir, 's3'), tmpfs: false };
 }
 
-/** Throughput (MiB/s) of `work` over the file, read in 1 MiB chunks, on this thread. */
+/** Throughput (MiB/s) of `work` over the file, read in the spool's chunk size, on this thread. */
 async function measurePass(path: string, bytes: number, work: (chunk: Buffer) => void, finish: () => void): Promise<number> {
   const started = performance.now();
   for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) work(chunk as Buffer);
@@ -143,6 +155,15 @@ async function limitOf(path: string, bytes: number): Promise<{ h: number; a: num
   const cipher = createCipheriv('aes-256-gcm', randomBytes(32), randomBytes(12));
   const a = await measurePass(path, bytes, (c) => void cipher.update(c), () => (cipher.final(), cipher.getAuthTag()));
   return { h, a, limit: 1 / (1 / h + 1 / a) };
+}
+
+const CLOCK_TICKS_PER_S = 100; // Linux USER_HZ
+
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the command name.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
 }
 
 async function vmHwmMib(pid: number): Promise<number> {
@@ -231,8 +252,15 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
       await writeSynthetic(join(spoolDir, recordingId, file), bytes);
       context.progress(`${gib} GiB: measuring the limit (SHA-256, then AES-256-GCM, over the same bytes)`);
       const limit = await limitOf(join(spoolDir, recordingId, file), bytes);
-      context.progress(`${gib} GiB: h = ${limit.h.toFixed(0)} MiB/s, a = ${limit.a.toFixed(0)} MiB/s, limit = ${limit.limit.toFixed(0)} MiB/s; sealing`);
+      context.progress(`${gib} GiB: h = ${limit.h.toFixed(0)} MiB/s, a = ${limit.a.toFixed(0)} MiB/s, limit = ${limit.limit.toFixed(0)} MiB/s; raw upload for reference`);
+      const uploadStarted = performance.now();
+      await new Upload({ client: s3, partSize: PART_SIZE, queueSize: 2, params: { Bucket: 'chaperone-recordings', Key: 'bench-raw', Body: createReadStream(join(spoolDir, recordingId, file), { highWaterMark: CHUNK }) } }).done();
+      const uploadOnly = bytes / MiB / ((performance.now() - uploadStarted) / 1000);
+      await s3.send(new DeleteObjectCommand({ Bucket: 'chaperone-recordings', Key: 'bench-raw' }));
+      context.progress(`${gib} GiB: raw upload ${uploadOnly.toFixed(0)} MiB/s; sealing`);
       worker = await startChild('seal-worker', { CHAPERONE_SEAL_CONFIG: configFile }, (line) => line.includes('sealing workers started'));
+      const cpuAtStart = await cpuMs(worker.pid!);
+      let cpuAtStored: number | undefined;
       const t0 = Date.now();
       await enqueueSealRecording(
         { pool, flows },
@@ -265,6 +293,10 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
       for (;;) {
         const recording = await getRecording(pool, recordingId);
         if (recording?.state === 'failed') throw new Error(`sealing failed: ${recording.failureCode}: ${recording.failureDetail}`);
+        if (cpuAtStored === undefined) {
+          const [segment] = await listSegments(pool, recordingId);
+          if (segment && (segment.state === 'stored' || segment.state === 'verified')) cpuAtStored = await cpuMs(worker.pid!);
+        }
         if (recording?.state === 'sealed' && recording.spoolReleasedAt) break;
         if (Date.now() - lastReport > 5000) {
           lastReport = Date.now();
@@ -275,6 +307,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
       }
       const sealedAt = Date.now();
       const peakRssMib = await vmHwmMib(worker.pid!);
+      const serviceCpuMs = (cpuAtStored ?? (await cpuMs(worker.pid!))) - cpuAtStart;
       await stopChild(worker);
       const { rows } = await pool.query<{ hashed: Date; stored: Date; verified: Date }>(
         'select hashed_at as hashed, stored_at as stored, verified_at as verified from recording_segments where recording_id = $1',
@@ -297,6 +330,9 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
         store_step_mibps: Math.round(mib / ((stored - hashed) / 1000)),
         verify_mibps: Math.round(mib / ((verified - stored) / 1000)),
         end_to_end_mibps: Math.round(mib / ((sealedAt - t0) / 1000)),
+        upload_only_mibps: Math.round(uploadOnly),
+        service_cpu_ms_per_mib: Number((serviceCpuMs / mib).toFixed(2)),
+        limit_cpu_ms_per_mib: Number((1000 / limit.limit).toFixed(2)),
         peak_rss_mib: peakRssMib,
         s3_server_peak_rss_mib: await vmHwmMib(s3Child.pid!),
       };

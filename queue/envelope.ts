@@ -9,6 +9,7 @@ import {
   RawAesWrappingSuiteIdentifier,
   type MessageHeader,
 } from '@aws-crypto/client-node';
+import { SealError } from './errors.js';
 import type { DataKey } from './keys/data-keys.js';
 
 /**
@@ -100,53 +101,93 @@ export class HashingMeter extends Transform {
 }
 
 export interface EncryptionRun {
-  /** The ciphertext, to hand to the uploader. Errors (with the cause) if encryption fails or `check` refuses. */
+  /** The ciphertext, to hand to the uploader. Errors (with the cause) if encryption fails or a check refuses. */
   output: Readable;
   /** Resolves when all input is encrypted and checked; rejects with the first error. */
   done: Promise<void>;
-  plaintext: HashingMeter;
+  /** Plaintext bytes read. */
+  readonly plaintextBytes: number;
   ciphertext: HashingMeter;
   /** Stops early (the consumer failed): stops reading the source and lets the encryptor finish on its own. */
   abandon(): void;
 }
 
 /**
- * Encrypts `source` while hashing both sides, shielded against a hazard of the Encryption SDK 5.0.2:
- * its encrypt stream pipes two inner streams without an error callback, so destroying it before it has
- * finished throws ERR_STREAM_PREMATURE_CLOSE as an uncaught exception (a crashed worker). So nothing here
- * ever destroys it: a read error ends its input early, a consumer failure unpipes and drains its output,
- * and the end-of-stream `check` (e.g. "the plaintext is what was hashed") runs after it has finished,
- * failing `output` so that an upload is aborted instead of completed.
+ * Counts what passes; past `expectedBytes` it passes nothing more and records why. It never errors the
+ * stream itself (see encryptShielded): the finding is reported after the encryptor has finished.
+ */
+class LengthGuard extends Transform {
+  bytes = 0;
+  problem: string | undefined;
+
+  constructor(private readonly expectedBytes: number | undefined) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.expectedBytes !== undefined && this.bytes > this.expectedBytes) {
+      this.problem ??= `more than the ${this.expectedBytes} bytes hashed`;
+      callback();
+      return;
+    }
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.expectedBytes !== undefined && this.bytes < this.expectedBytes) this.problem ??= `${this.bytes} bytes, fewer than the ${this.expectedBytes} hashed`;
+    callback();
+  }
+}
+
+/**
+ * Encrypts `source`, hashing the ciphertext, shielded against a hazard of the Encryption SDK 5.0.2: its
+ * encrypt stream pipes two inner streams without an error callback, so destroying it before it has
+ * finished, or an error inside it, throws ERR_STREAM_PREMATURE_CLOSE as an uncaught exception (a crashed
+ * worker). So nothing here ever destroys or errors it: a read error ends its input early, more input than
+ * `expectedBytes` is held back, a consumer failure unpipes and drains its output; every such finding is
+ * raised after the encryptor has finished, by failing `output`, so an upload is aborted, not completed.
+ *
+ * The plaintext's SHA-256 is not recomputed here: the hash step recorded it, and the verify step decrypts
+ * the stored object and compares (a change of content of the same length is caught there).
  */
 export function encryptShielded(
   source: Readable,
   key: DataKey,
   context: Record<string, string>,
-  options: { frameLength: number; check?: (plaintext: HashingMeter) => Error | undefined },
+  options: { frameLength: number; expectedBytes?: number; describe?: string },
 ): EncryptionRun {
-  const guard = new PassThrough({ highWaterMark: options.frameLength });
+  const feed = new PassThrough({ highWaterMark: options.frameLength });
   let readError: Error | undefined;
   source.on('error', (error) => {
     readError ??= error;
-    source.unpipe(guard);
-    guard.end();
+    source.unpipe(feed);
+    feed.end();
   });
-  source.pipe(guard);
-  const plaintext = new HashingMeter();
-  const ciphertext = new HashingMeter(() => readError ?? options.check?.(plaintext));
+  source.pipe(feed);
+  const length = new LengthGuard(options.expectedBytes);
+  const ciphertext = new HashingMeter(() => {
+    if (readError) return readError;
+    if (length.problem) {
+      return new SealError('CHAP_SEAL_HASH_MISMATCH', `${options.describe ?? 'the input'} changed after it was hashed (${length.problem}); nothing was stored and the spool is kept`, true);
+    }
+    return undefined;
+  });
   const output = new PassThrough();
-  const done = pipeline(guard, plaintext, encryptingStream(key, context, { frameLength: options.frameLength }), ciphertext);
+  const done = pipeline(feed, length, encryptingStream(key, context, { frameLength: options.frameLength }), ciphertext);
   ciphertext.pipe(output);
   done.catch((error: Error) => output.destroy(error));
   return {
     output,
     done,
-    plaintext,
+    get plaintextBytes() {
+      return length.bytes;
+    },
     ciphertext,
     abandon() {
-      source.unpipe(guard);
+      source.unpipe(feed);
       source.destroy();
-      guard.end();
+      feed.end();
       ciphertext.unpipe(output);
       ciphertext.resume();
     },

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -216,29 +216,54 @@ describe('sealing pipeline (real Redis, PostgreSQL, s3rver, KMS double)', () => 
     }
   });
 
-  test('a spool file that changes after hashing fails permanently: the upload is aborted, nothing stored, spool kept', async () => {
-    const prefix = stack.prefix();
-    const { request, recordingDir, originals } = await spoolRecording(stack.spoolDir, { videoSegments: 'big' });
-    // The second resolve of a file is the store step's: append to the file just before it is read again.
+  test('a spool file that changes after hashing fails permanently and keeps the spool: a new length aborts the upload, new content fails verification', async () => {
+    // The second resolve of a file is the store step's: change the file just before it is read again.
     class TamperingSpool extends Spool {
       private readonly seen = new Map<string, number>();
+      constructor(
+        dir: string,
+        private readonly tamper: (path: string) => Promise<void>,
+      ) {
+        super(dir);
+      }
       override async resolve(recordingId: string, file: string) {
         const n = (this.seen.get(file) ?? 0) + 1;
         this.seen.set(file, n);
-        if (n === 2 && file === 't01-video-s01.webm') await appendFile(join(recordingDir, file), 'tampered');
+        if (n === 2 && file === 't01-video-s01.webm') await this.tamper(join(this.recordingDir(recordingId), file));
         return super.resolve(recordingId, file);
       }
     }
-    stack.workers(stack.services({ spool: new TamperingSpool(stack.spoolDir) }), prefix);
-    await enqueueSealRecording(stack.enqueuer(prefix), request);
-    const recording = await waitForRecording(stack.pool, request.recordingId, failed);
-    expect(recording.failureCode).toBe('CHAP_SEAL_HASH_MISMATCH');
-    const video = (await listSegments(stack.pool, request.recordingId)).find((s) => s.trackId === 't01-video')!;
-    expect(video).toMatchObject({ state: 'hashed', failureCode: 'CHAP_SEAL_HASH_MISMATCH', objectKey: null, plaintextSha256: sha256(originals.get('t01-video-s01.webm')!) });
-    // The 8 MB file went up as a multipart upload; it was aborted, not completed.
-    expect(await listObjectKeys(stack.s3Client(), stack.bucket, `recordings/${request.recordingId}/t01-video/`)).toEqual([]);
-    expect((await stack.s3.listIncompleteUploads()).filter((u) => u.key.includes(request.recordingId))).toEqual([]);
-    expect(existsSync(join(recordingDir, 't01-video-s01.webm'))).toBe(true);
+    const appendBytes = async (path: string) => appendFile(path, 'tampered');
+    const flipOneByte = async (path: string) => {
+      const handle = await open(path, 'r+');
+      const byte = Buffer.alloc(1);
+      await handle.read(byte, 0, 1, 4096);
+      byte[0]! ^= 0xff;
+      await handle.write(byte, 0, 1, 4096);
+      await handle.close();
+    };
+    for (const [tamper, expected] of [
+      [appendBytes, { state: 'hashed', objectKey: null }],
+      [flipOneByte, { state: 'stored' }],
+    ] as const) {
+      const prefix = stack.prefix();
+      const { request, recordingDir, originals } = await spoolRecording(stack.spoolDir, { videoSegments: 'big' });
+      stack.workers(stack.services({ spool: new TamperingSpool(stack.spoolDir, tamper) }), prefix);
+      await enqueueSealRecording(stack.enqueuer(prefix), request);
+      const recording = await waitForRecording(stack.pool, request.recordingId, failed);
+      expect(recording.failureCode).toBe('CHAP_SEAL_HASH_MISMATCH');
+      const video = (await listSegments(stack.pool, request.recordingId)).find((s) => s.trackId === 't01-video')!;
+      expect(video).toMatchObject({ ...expected, failureCode: 'CHAP_SEAL_HASH_MISMATCH', plaintextSha256: sha256(originals.get('t01-video-s01.webm')!), spoolReleasedAt: null });
+      if (tamper === appendBytes) {
+        // The 8 MB file went up as a multipart upload; it was aborted, not completed.
+        expect(await listObjectKeys(stack.s3Client(), stack.bucket, `recordings/${request.recordingId}/t01-video/`)).toEqual([]);
+        expect((await stack.s3.listIncompleteUploads()).filter((u) => u.key.includes(request.recordingId))).toEqual([]);
+      } else {
+        expect(video.failureDetail).toContain('decrypts to other bytes than the spool file hashed');
+      }
+      expect(existsSync(join(recordingDir, 't01-video-s01.webm'))).toBe(true);
+      expect(recording.manifest).toBeNull();
+    }
   });
 
   test('crypto-shredding: destroying a track key leaves every copy of the track unreadable; other tracks stay readable', async () => {

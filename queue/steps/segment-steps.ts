@@ -25,15 +25,15 @@ export async function hashSegment(services: SealServices, key: SegmentKey): Prom
   if (segment.state !== 'spooled') return { done: true, skipped: true };
   const { path } = await services.spool.resolve(key.recordingId, segment.spoolFile);
   const meter = new HashingMeter();
-  await pipeline(services.spool.open(path, services.frameLengthBytes), meter, new Writable({ write: (_c, _e, cb) => cb() }));
+  await pipeline(services.spool.open(path), meter, new Writable({ write: (_c, _e, cb) => cb() }));
   await markHashed(services.pool, key, meter.sha256, meter.bytes);
   return { done: true, skipped: false, bytes: meter.bytes };
 }
 
 /**
- * store-segment: spool file → (SHA-256 check) → ESDK encrypt under the track key → (SHA-256 of the
- * ciphertext) → S3 multipart upload. The plaintext check runs at the end of the stream: if the file is no
- * longer what was hashed, the body errors, the upload is aborted and the failure is permanent.
+ * store-segment: spool file → ESDK encrypt under the track key → (SHA-256 of the ciphertext) → S3
+ * multipart upload. If the file's length is no longer what was hashed, the body errors at its end, the
+ * upload is aborted and the failure is permanent; a change of content is caught by verify-segment.
  */
 export async function storeSegment(services: SealServices, key: SegmentKey): Promise<StepOutcome> {
   const { pool, store, keyRoot, spool, frameLengthBytes } = services;
@@ -46,18 +46,10 @@ export async function storeSegment(services: SealServices, key: SegmentKey): Pro
   await store.abortIncompleteUploads(objectKey);
   const dataKey = await getOrCreateDataKey(pool, keyRoot, 'track', key.recordingId, key.trackId);
   try {
-    const expectedSha256 = segment.plaintextSha256!;
-    const expectedBytes = segment.plaintextBytes!;
-    const run = encryptShielded(spool.open(path, frameLengthBytes), dataKey, segmentObjectContext(key.recordingId, key.trackId, key.segmentNo), {
+    const run = encryptShielded(spool.open(path), dataKey, segmentObjectContext(key.recordingId, key.trackId, key.segmentNo), {
       frameLength: frameLengthBytes,
-      check: (plaintext) =>
-        plaintext.bytes !== expectedBytes || plaintext.sha256 !== expectedSha256
-          ? new SealError(
-              'CHAP_SEAL_HASH_MISMATCH',
-              `spool file ${key.recordingId}/${segment.spoolFile} changed after it was hashed (${plaintext.bytes} bytes, SHA-256 ${plaintext.sha256}; recorded ${expectedBytes} bytes, ${expectedSha256}); nothing was stored and the spool is kept`,
-              true,
-            )
-          : undefined,
+      expectedBytes: segment.plaintextBytes!,
+      describe: `spool file ${key.recordingId}/${segment.spoolFile}`,
     });
     const uploaded = store.putStream(objectKey, run.output, { 'chaperone-format': SEGMENT_OBJECT_FORMAT }).catch((error: unknown) => {
       run.abandon();
@@ -72,7 +64,6 @@ export async function storeSegment(services: SealServices, key: SegmentKey): Pro
       const error = producedResult.reason as Error;
       throw new SealError('CHAP_SEAL_SPOOL_MISSING', `reading ${key.recordingId}/${segment.spoolFile} failed: ${error.message}`, false, { cause: error });
     }
-    const plaintext = run.plaintext;
     const ciphertext = run.ciphertext;
     const put = uploadedResult.value;
     const recorded = await markStored(pool, key, {
@@ -85,7 +76,7 @@ export async function storeSegment(services: SealServices, key: SegmentKey): Pro
       keyRef: dataKey.keyRef,
     });
     if (!recorded) services.logger.warn({ ...key, objectKey }, 'segment was stored by another run first; its catalog entry stands');
-    return { done: true, skipped: !recorded, bytes: plaintext.bytes };
+    return { done: true, skipped: !recorded, bytes: run.plaintextBytes };
   } finally {
     dataKey.dispose();
   }

@@ -85,22 +85,36 @@ describe('helm chart helm/chaperone, with a real helm', () => {
     expect(kinds).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'Deployment', 'Deployment', 'NetworkPolicy', 'NetworkPolicy', 'NetworkPolicy', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
   });
 
-  test('the production example renders objects that all validate, with HPA, Ingress and a memory spool beside the pipeline', () => {
+  test('the production example renders objects that all validate, with HPAs, an Ingress and a shared encrypted spool', () => {
     const objects = renderChart([PRODUCTION]);
     validateAll(objects);
-    expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.metadata.name)).toEqual(['chaperone-recorder']);
+    expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.metadata.name)).toEqual(['chaperone-recorder', 'chaperone-pipeline']);
     expect(objects.some((o) => o.kind === 'Ingress')).toBe(true);
-    expect(objects.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
-    const recorder = deployment(objects, 'recorder');
-    expect(recorder.spec.replicas).toBeUndefined(); // the HPA owns it
-    const pod = recorder.spec.template.spec;
-    expect(pod.containers.map((c) => c.name)).toEqual(['recorder', 'pipeline']);
-    expect(pod.volumes.find((v) => v.name === 'spool')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '8192Mi' });
+    const claim = objects.find((o) => o.kind === 'PersistentVolumeClaim') as K8sObject & { spec: { accessModes: string[]; storageClassName: string } };
+    expect(claim.spec).toMatchObject({ accessModes: ['ReadWriteMany'], storageClassName: 'efs-encrypted' });
+    for (const component of ['recorder', 'pipeline']) {
+      const workload = deployment(objects, component);
+      expect(workload.spec.replicas).toBeUndefined(); // the HPA owns it
+      expect(workload.spec.template.spec.volumes.find((v) => v.name === 'spool')?.persistentVolumeClaim).toEqual({ claimName: 'chaperone-spool' });
+    }
     const sa = objects.find((o) => o.kind === 'ServiceAccount')!;
     expect(sa.metadata.annotations?.['eks.amazonaws.com/role-arn']).toMatch(/^arn:aws:iam::/);
     const env = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'chaperone-keyservice') as K8sObject & { data: Record<string, string> };
     expect(env.data).toMatchObject({ CHAPERONE_ENV: 'production', KEYSERVICE_HOST: '0.0.0.0' });
     expect(env.data.KEYSERVICE_DEV_TOKEN_SECRET_FILE).toBeUndefined();
+  });
+
+  test('a memory-backed spool renders for a recorder alone, and is refused beside the pipeline until the seal queue routes jobs to their pod', () => {
+    const alone = renderChart([], ['--set', 'recorder.spool.type=memory', '--set', 'pipeline.enabled=false']);
+    validateAll(alone);
+    const pod = deployment(alone, 'recorder').spec.template.spec;
+    expect(pod.volumes.find((v) => v.name === 'spool')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '20480Mi' });
+    // The memory spool counts against the memory limit: 5836Mi for the calls, 1024Mi /dev/shm, 20480Mi spool.
+    expect(pod.containers[0]!.resources.limits.memory).toBe('27340Mi');
+    expect(alone.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
+    const refused = helm(['template', 'chaperone', CHART_DIR, '--set', 'recorder.spool.type=memory']);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/recorder\.spool\.type: memory needs each seal job routed/);
   });
 
   test('no Secret is rendered and no credential sits in a ConfigMap or env value: Secrets are only referenced', () => {

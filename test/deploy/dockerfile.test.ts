@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { REPO_ROOT } from './helm.js';
 
 /** One Dockerfile instruction, continuation lines joined. */
@@ -93,6 +94,23 @@ describe('Dockerfile lint', () => {
     expect(stage).toBeDefined();
     expect(named('RUN', stage).map((i) => i.args).join(' ')).toMatch(/npm ci\b.*--omit=dev/);
     expect(named('RUN').map((i) => i.args).join(' ')).not.toMatch(/npm (ci|install)/);
+  });
+
+  test('every package the three service bundles import at run time is a production dependency (the image omits devDependencies)', async () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const entries = { keyservice: 'deploy/keyservice.ts', recorder: 'bot/main.ts', pipeline: 'queue/main.ts' };
+    for (const [service, entry] of Object.entries(entries)) {
+      // The same options as scripts/build.mjs for Node entries, in memory.
+      const result = await build({ absWorkingDir: REPO_ROOT, entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', write: false, metafile: true, logLevel: 'silent', outfile: `out/${service}.mjs` });
+      const packages = new Set(
+        Object.values(result.metafile.outputs)
+          .flatMap((output) => output.imports)
+          .filter((i) => i.external && !i.path.startsWith('node:'))
+          .map((i) => i.path.split('/').slice(0, i.path.startsWith('@') ? 2 : 1).join('/')),
+      );
+      expect(packages.size).toBeGreaterThan(0);
+      expect({ service, notProduction: [...packages].filter((name) => !(name in pkg.dependencies)) }).toEqual({ service, notProduction: [] });
+    }
   });
 
   test('runs as a non-root user set before ENTRYPOINT and CMD, with tini as PID 1 in exec form', () => {

@@ -81,6 +81,11 @@ describe('helm chart helm/chaperone, with a real helm', () => {
   test('default values render objects that all validate against the Kubernetes schemas', () => {
     const objects = renderChart();
     validateAll(objects);
+    // Recorders are pointed at the in-cluster key service, not at its listen address.
+    const keyservice = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'chaperone-keyservice') as K8sObject & { data: Record<string, string> };
+    expect(keyservice.data).toMatchObject({ KEYSERVICE_PUBLIC_HTTP_URL: 'http://chaperone-keyservice:8443', KEYSERVICE_PUBLIC_WS_URL: 'ws://chaperone-keyservice:8443/mls' });
+    const recorder = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'chaperone-recorder') as K8sObject & { data: Record<string, string> };
+    expect(recorder.data.CHAPERONE_KEY_SERVICE_URL).toBe('http://chaperone-keyservice:8443');
     const kinds = objects.map((o) => o.kind).sort();
     expect(kinds).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'Deployment', 'Deployment', 'NetworkPolicy', 'NetworkPolicy', 'NetworkPolicy', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
   });

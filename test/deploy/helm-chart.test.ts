@@ -114,8 +114,8 @@ describe('helm chart helm/chaperone, with a real helm', () => {
     validateAll(alone);
     const pod = deployment(alone, 'recorder').spec.template.spec;
     expect(pod.volumes.find((v) => v.name === 'spool')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '20480Mi' });
-    // The memory spool counts against the memory limit: 5836Mi for the calls, 1024Mi /dev/shm, 20480Mi spool.
-    expect(pod.containers[0]!.resources.limits.memory).toBe('27340Mi');
+    // The memory spool counts against the memory limit: 5836Mi for the calls, 1024Mi each /dev/shm and /tmp, 20480Mi spool.
+    expect(pod.containers[0]!.resources.limits.memory).toBe('28364Mi');
     expect(alone.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
     const refused = helm(['template', 'chaperone', CHART_DIR, '--set', 'recorder.spool.type=memory']);
     expect(refused.status).not.toBe(0);
@@ -162,8 +162,9 @@ describe('helm chart helm/chaperone, with a real helm', () => {
     expect(pod.terminationGracePeriodSeconds).toBe(3600);
     expect(pod.volumes.find((v) => v.name === 'dshm')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '1024Mi' });
     expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: 'dshm', mountPath: '/dev/shm' });
-    // 4 calls x (150m, 1331Mi) + base (250m, 512Mi); memory limit adds /dev/shm.
-    expect(pod.containers[0]!.resources).toEqual({ requests: { cpu: '850m', memory: '5836Mi' }, limits: { cpu: '1700m', memory: '6860Mi' } });
+    // 4 calls x (150m, 1331Mi) + base (250m, 512Mi); the memory limit adds the memory-backed /dev/shm and /tmp.
+    expect(pod.containers[0]!.resources).toEqual({ requests: { cpu: '850m', memory: '5836Mi' }, limits: { cpu: '1700m', memory: '7884Mi' } });
+    expect(pod.volumes.find((v) => v.name === 'tmp')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '1024Mi' });
     const one = deployment(renderChart([], ['--set', 'recorder.maxConcurrentCalls=1', '--set', 'recorder.perCall.memoryMi=2048']), 'recorder');
     expect(one.spec.template.spec.containers[0]!.resources.requests).toEqual({ cpu: '400m', memory: '2560Mi' });
   });

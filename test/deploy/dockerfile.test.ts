@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -152,8 +152,8 @@ describe('Dockerfile lint', () => {
 });
 
 describe('deploy/entrypoint.sh', () => {
-  const entrypoint = join(REPO_ROOT, 'deploy/entrypoint.sh');
   let app: string;
+  let entrypoint: string;
   beforeAll(() => {
     app = mkdtempSync(join(tmpdir(), 'chaperone-app-'));
     mkdirSync(join(app, 'dist/node'), { recursive: true });
@@ -161,6 +161,11 @@ describe('deploy/entrypoint.sh', () => {
     for (const name of ['keyservice', 'recorder', 'pipeline']) {
       writeFileSync(join(app, `dist/node/${name}.mjs`), `console.log(JSON.stringify({ bundle: '${name}', uid: process.getuid(), cwd: process.cwd(), execArgv: process.execArgv }));\n`);
     }
+    // As in the image, the entrypoint lives in the app directory: the checkout may sit where the image
+    // user cannot read (a clone under /root, say).
+    entrypoint = join(app, 'entrypoint.sh');
+    copyFileSync(join(REPO_ROOT, 'deploy/entrypoint.sh'), entrypoint);
+    chmodSync(entrypoint, 0o755);
     chmodSync(app, 0o777); // the image user (uid 10001) creates the run directory here
   });
   afterAll(() => rmSync(app, { recursive: true, force: true }));
@@ -170,7 +175,7 @@ describe('deploy/entrypoint.sh', () => {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CHAPERONE_APP_DIR: app, CHAPERONE_RUN_DIR: join(app, 'run') };
     const drop = asImageUser && process.getuid?.() === 0 ? ['setpriv', '--reuid=10001', '--regid=10001', '--clear-groups'] : [];
     const command = [...drop, '/bin/sh', entrypoint, ...args];
-    const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', env, cwd: REPO_ROOT });
+    const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', env, cwd: app });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };
 

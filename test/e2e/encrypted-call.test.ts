@@ -87,10 +87,7 @@ describe('an end-to-end-encrypted call through Janus', () => {
     const probe = await waitFor(
       'the outsider to receive media',
       async () => {
-        const value = (await outsider.evaluate(() => window.outsider.stats())) as {
-          worker: { frames: number; authenticated: number; failures: Record<string, number> };
-          rtp: Array<Record<string, unknown>>;
-        };
+        const value = await outsider.evaluate(() => window.outsider.stats());
         return value.worker.frames > 200 ? value : undefined;
       },
       30_000,
@@ -101,8 +98,14 @@ describe('an end-to-end-encrypted call through Janus', () => {
     const videoReceived = probe.rtp.filter((r) => r.kind === 'video').reduce((sum, r) => sum + Number(r.framesReceived ?? 0), 0);
     expect(videoReceived).toBeGreaterThan(0);
     // VP8 frame tags stay in the clear (wire profile), so now and then the decoder accepts a key frame's
-    // header and renders its encrypted partitions as noise; it never follows the stream.
-    expect(videoDecoded / videoReceived).toBeLessThan(0.05);
+    // header and renders its encrypted partitions: a small share of frames, and what it shows is noise,
+    // not the participants (Alice is red, Bob blue).
+    expect(videoDecoded / videoReceived).toBeLessThan(0.25);
+    const near = (c: { r: number; g: number; b: number }, r: number, g: number, b: number) => Math.hypot(c.r - r, c.g - g, c.b - b) < 80;
+    for (const colour of probe.shown) {
+      expect(near(colour, 0xc0, 0x20, 0x20)).toBe(false);
+      expect(near(colour, 0x20, 0x40, 0xc0)).toBe(false);
+    }
     await outsider.screenshot({ path: join(ARTIFACTS, 'outsider-at-the-sfu.png') });
   }, 60_000);
 

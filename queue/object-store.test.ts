@@ -64,4 +64,33 @@ describe('object store against the s3rver launcher', () => {
     for await (const chunk of body) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe('still here');
   });
+
+  test('a part that fails aborts the multipart upload: nothing stored, no upload left open', async () => {
+    const failing = new S3Client({ ...s3.clientConfig, maxAttempts: 1 });
+    failing.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as { query?: Record<string, string> };
+        if (context.commandName === 'UploadPartCommand' && request.query?.partNumber === '2') throw Object.assign(new Error('connection reset'), { name: 'TimeoutError' });
+        return next(args);
+      },
+      { step: 'build', name: 'failSecondPart' },
+    );
+    const failingStore = new ObjectStore({ client: failing, bucket: s3.buckets[0]!, partSizeBytes: 5 * 1024 * 1024, queueSize: 2, sseKmsKeyId: undefined, requireSse: false, logger: silentLogger });
+    await expect(failingStore.putStream('broken/upload', Readable.from([randomBytes(16 * 1024 * 1024)]), {})).rejects.toMatchObject({ code: 'CHAP_SEAL_S3_UNAVAILABLE', permanent: false });
+    expect(await s3.listIncompleteUploads()).toEqual([]);
+    await expect(store.getStream('broken/upload')).rejects.toMatchObject({ code: 'CHAP_SEAL_S3_OBJECT_MISSING' });
+    failing.destroy();
+  });
+
+  test('with the SDK computing CRC32 checksums (production setting) parts still arrive intact', async () => {
+    const checksummed = new S3Client({ ...s3.clientConfig, requestChecksumCalculation: 'WHEN_SUPPORTED', responseChecksumValidation: 'WHEN_SUPPORTED' });
+    const checksummedStore = new ObjectStore({ client: checksummed, bucket: s3.buckets[0]!, partSizeBytes: 5 * 1024 * 1024, queueSize: 2, sseKmsKeyId: undefined, requireSse: false, logger: silentLogger });
+    const body = randomBytes(11 * 1024 * 1024);
+    await checksummedStore.putStream('crc/object', Readable.from([body]), {});
+    const { body: stream } = await store.getStream('crc/object');
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(body)).toBe(true);
+    checksummed.destroy();
+  });
 });

@@ -6,16 +6,16 @@ import {
   ListMultipartUploadsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { SealError, fromS3Error } from './errors.js';
+import { uploadStream, type StreamUploadResult } from './multipart-upload.js';
 import type { Logger } from './logger.js';
 
 /**
- * Ciphertext objects in S3 (@aws-sdk/client-s3, @aws-sdk/lib-storage): streaming multipart upload with a
- * bounded number of parts in memory (partSize × queueSize, never the whole object), SSE-KMS requested on
- * every upload as a second layer under the client-side encryption, incomplete uploads aborted (by
- * lib-storage when an upload fails, and here before a retry re-uploads a key, for uploads a killed worker
- * left behind), and streaming reads for verification. Objects are immutable once catalogued; with a
+ * Ciphertext objects in S3 (@aws-sdk/client-s3): streaming multipart upload into a bounded set of reused
+ * part buffers (multipart-upload.ts; partSize × (queueSize + 1), never the whole object), SSE-KMS requested
+ * on every upload as a second layer under the client-side encryption, incomplete uploads aborted (when an
+ * upload fails, and here before a retry re-uploads a key, for uploads a killed worker left behind), and
+ * streaming reads for verification. Objects are immutable once catalogued; with a
  * versioned bucket the catalogue records the version id and reads that version.
  */
 
@@ -81,38 +81,24 @@ export class ObjectStore {
    */
   async putStream(key: string, body: Readable, metadata: Record<string, string>): Promise<PutResult> {
     const { client, bucket, partSizeBytes, queueSize, sseKmsKeyId, requireSse, logger } = this.options;
-    const upload = new Upload({
-      client,
-      partSize: partSizeBytes,
-      queueSize,
-      leavePartsOnError: false,
-      params: {
-        Bucket: bucket,
-        Key: key,
-        Body: body,
-        ContentType: 'application/octet-stream',
-        Metadata: metadata,
-        ...(sseKmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: sseKmsKeyId, BucketKeyEnabled: true } : {}),
-      },
-    });
-    let result;
+    let result: StreamUploadResult;
     try {
-      result = await upload.done();
+      result = await uploadStream({ client, bucket, key, body, partSizeBytes, queueSize, contentType: 'application/octet-stream', metadata, sseKmsKeyId });
     } catch (error) {
-      // lib-storage has already tried AbortMultipartUpload; a body error is ours and passes through as is.
+      // The upload has been aborted; a body error is ours and passes through as is.
       if (error instanceof SealError) throw error;
       throw fromS3Error(error, `upload of ${key}`);
     }
-    const sse = (result as { ServerSideEncryption?: string }).ServerSideEncryption ?? 'none';
+    const sse = result.serverSideEncryption ?? 'none';
     if (requireSse && sse !== 'aws:kms') {
-      await this.delete(key, (result as { VersionId?: string }).VersionId).catch(() => undefined);
+      await this.delete(key, result.versionId).catch(() => undefined);
       throw new SealError('CHAP_SEAL_S3_SSE_NOT_APPLIED', `S3 stored ${key} without confirming SSE-KMS (got ${sse}); the object was deleted — check the bucket's encryption settings and the endpoint`, true);
     }
     if (sseKmsKeyId && sse !== 'aws:kms' && !this.warnedSse) {
       this.warnedSse = true;
       logger.warn({ objectKey: key, sse }, 'sse-kms requested but not confirmed by this endpoint (logged once)');
     }
-    return { etag: (result as { ETag?: string }).ETag, versionId: (result as { VersionId?: string }).VersionId, sse };
+    return { etag: result.etag, versionId: result.versionId, sse };
   }
 
   async getStream(key: string, versionId?: string): Promise<{ body: Readable; contentLength: number | undefined }> {

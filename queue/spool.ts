@@ -1,5 +1,6 @@
 import { createReadStream, type ReadStream } from 'node:fs';
-import { lstat, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstat, open as openFile, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { SealError } from './errors.js';
 
@@ -43,6 +44,34 @@ export class Spool {
   /** Reads in 4 MiB chunks: fewer, larger reads cost less CPU per byte (encryption frames slice them). */
   open(path: string): ReadStream {
     return createReadStream(path, { highWaterMark: SPOOL_READ_CHUNK_BYTES });
+  }
+
+  /**
+   * SHA-256 and size of a file, reading into two reused buffers: the next read runs (on the thread pool)
+   * while this thread hashes the previous one, and nothing is allocated per chunk, so hashing a 4 GiB
+   * file leaves no garbage behind.
+   */
+  async hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
+    const handle = await openFile(path, 'r');
+    try {
+      const hash = createHash('sha256');
+      const buffers = [Buffer.allocUnsafeSlow(SPOOL_READ_CHUNK_BYTES), Buffer.allocUnsafeSlow(SPOOL_READ_CHUNK_BYTES)];
+      let bytes = 0;
+      let current = 0;
+      let pending = handle.read(buffers[current]!, 0, SPOOL_READ_CHUNK_BYTES, null);
+      for (;;) {
+        const { bytesRead } = await pending;
+        if (bytesRead === 0) break;
+        const filled = buffers[current]!;
+        current ^= 1;
+        pending = handle.read(buffers[current]!, 0, SPOOL_READ_CHUNK_BYTES, null);
+        hash.update(filled.subarray(0, bytesRead));
+        bytes += bytesRead;
+      }
+      return { sha256: hash.digest('hex'), bytes };
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Removes one sealed file; a file already gone is fine (the release is idempotent). */

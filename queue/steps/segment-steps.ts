@@ -1,7 +1,5 @@
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { getSegment, markHashed, markStored, markVerified, type SegmentKey } from '../catalog.js';
-import { encryptShielded, HashingMeter, segmentObjectContext } from '../envelope.js';
+import { encryptShielded, segmentObjectContext } from '../envelope.js';
 import { SealError } from '../errors.js';
 import { segmentObjectKey } from '../jobs.js';
 import { getOrCreateDataKey } from '../keys/data-keys.js';
@@ -24,10 +22,14 @@ export async function hashSegment(services: SealServices, key: SegmentKey): Prom
   const segment = await getSegment(services.pool, key);
   if (segment.state !== 'spooled') return { done: true, skipped: true };
   const { path } = await services.spool.resolve(key.recordingId, segment.spoolFile);
-  const meter = new HashingMeter();
-  await pipeline(services.spool.open(path), meter, new Writable({ write: (_c, _e, cb) => cb() }));
-  await markHashed(services.pool, key, meter.sha256, meter.bytes);
-  return { done: true, skipped: false, bytes: meter.bytes };
+  let hashed: { sha256: string; bytes: number };
+  try {
+    hashed = await services.spool.hashFile(path);
+  } catch (error) {
+    throw new SealError('CHAP_SEAL_SPOOL_MISSING', `reading ${key.recordingId}/${segment.spoolFile} failed (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); will retry`, false, { cause: error });
+  }
+  await markHashed(services.pool, key, hashed.sha256, hashed.bytes);
+  return { done: true, skipped: false, bytes: hashed.bytes };
 }
 
 /**

@@ -27,7 +27,6 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { FlowProducer } from 'bullmq';
 import pg from 'pg';
 import { migrate } from '../db/migrate.js';
@@ -37,6 +36,7 @@ import { startPostgresServer } from '../devstack/postgres-server.js';
 import { startRedisServer } from '../devstack/redis-server.js';
 import { startS3Server } from '../devstack/s3-server.js';
 import { getRecording, listSegments } from '../queue/catalog.js';
+import { uploadStream } from '../queue/multipart-upload.js';
 import { SPOOL_READ_CHUNK_BYTES } from '../queue/spool.js';
 import { enqueueSealRecording } from '../queue/contract.js';
 
@@ -60,7 +60,7 @@ interface SizeResult {
   store_step_mibps: number;
   verify_mibps: number;
   end_to_end_mibps: number;
-  /** Reference: the same bytes uploaded raw (no hashing, no encryption) to the same S3 stand-in, same part size. */
+  /** Reference: the same bytes uploaded raw (no hashing, no encryption) to the same S3 stand-in, same uploader and part size. */
   upload_only_mibps: number;
   /** CPU time (user + system) of the sealing service per MiB from enqueue to stored, and of the limit (1000 / limit_mibps). */
   service_cpu_ms_per_mib: number;
@@ -272,7 +272,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
       const limit = await limitOf(join(spoolDir, recordingId, file), bytes);
       context.progress(`${gib} GiB: h = ${limit.h.toFixed(0)} MiB/s, a = ${limit.a.toFixed(0)} MiB/s, limit = ${limit.limit.toFixed(0)} MiB/s; raw upload for reference`);
       const uploadStarted = performance.now();
-      await new Upload({ client: s3, partSize: PART_SIZE, queueSize: 2, params: { Bucket: 'chaperone-recordings', Key: 'bench-raw', Body: createReadStream(join(spoolDir, recordingId, file), { highWaterMark: CHUNK }) } }).done();
+      await uploadStream({ client: s3, bucket: 'chaperone-recordings', key: 'bench-raw', body: createReadStream(join(spoolDir, recordingId, file), { highWaterMark: CHUNK }), partSizeBytes: PART_SIZE, queueSize: 2, contentType: 'application/octet-stream', metadata: {}, sseKmsKeyId: undefined });
       const uploadOnly = bytes / MiB / ((performance.now() - uploadStarted) / 1000);
       await s3.send(new DeleteObjectCommand({ Bucket: 'chaperone-recordings', Key: 'bench-raw' }));
       context.progress(`${gib} GiB: raw upload ${uploadOnly.toFixed(0)} MiB/s; sealing`);

@@ -201,6 +201,22 @@ async function q<R extends pg.QueryResultRow>(db: Queryable, doing: string, text
   }
 }
 
+export const CATALOG_MIGRATION = '0200_recording_catalog.sql';
+
+/** Refuses to run against a database without the catalog (the service checks this at start). */
+export async function assertCatalogMigrated(db: Queryable): Promise<void> {
+  let applied = false;
+  try {
+    const { rows } = await db.query('select 1 from schema_migrations where name = $1', [CATALOG_MIGRATION]);
+    applied = rows.length === 1;
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42P01') throw fromDbError(error, 'check migrations');
+  }
+  if (!applied) {
+    throw new SealError('CHAP_SEAL_CATALOG_STATE', `the database has no recording catalog (migration ${CATALOG_MIGRATION} not applied): run the migrations (db/migrate.ts) before starting the pipeline`, true);
+  }
+}
+
 export function requestSha256(request: SealRecordingRequest): string {
   return sha256Hex(canonicalJson(request));
 }

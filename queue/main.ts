@@ -1,11 +1,13 @@
 import { createSealServices, loadSealConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import { assertCatalogMigrated } from './catalog.js';
+import { ConfigError, type SealError } from './errors.js';
 import { createLogger } from './logger.js';
 import { installSignalHandlers, startSealWorkers } from './workers.js';
 
 /**
- * The sealing pipeline service: `CHAPERONE_SEAL_CONFIG=/etc/chaperone/seal.json node dist/node/seal-worker.mjs`.
- * Refuses to start on invalid configuration (exit 2, the field named). SIGTERM drains, SIGINT aborts.
+ * The sealing pipeline service: `CHAPERONE_SEAL_CONFIG=/etc/chaperone/seal.json node dist/node/pipeline.mjs`.
+ * Refuses to start on invalid configuration (exit 2, the field named) or a database without the catalog
+ * migration (exit 2). SIGTERM drains, SIGINT aborts.
  */
 const bootLogger = createLogger();
 let config;
@@ -19,6 +21,13 @@ try {
   throw error;
 }
 const built = await createSealServices(config);
+try {
+  await assertCatalogMigrated(built.services.pool);
+} catch (error) {
+  built.services.logger.error({ code: (error as SealError).code }, (error as Error).message);
+  await built.close();
+  process.exit(2);
+}
 const workers = startSealWorkers(built.services, built.workerOptions);
 built.services.logger.info({ mode: config.mode, prefix: config.redis.prefix, keyRoot: built.services.keyRoot.kind }, 'sealing workers started');
 installSignalHandlers(workers, built.services.logger, (code) => {

@@ -9,12 +9,13 @@ import { CopyObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DisableKeyCommand, EnableKeyCommand, GetPublicKeyCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { Redis } from 'ioredis';
 import { FlowProducer, Queue } from 'bullmq';
+import pg from 'pg';
 import { readAudit } from '../audit/index.js';
 import { runChaperone } from '../cli/chaperone.js';
 import { waitFor } from '../devstack/wait-for.js';
 import { startRedisServer } from '../devstack/redis-server.js';
 import { enqueueSealRecording } from './contract.js';
-import { listSegments, listTracks } from './catalog.js';
+import { assertCatalogMigrated, listSegments, listTracks } from './catalog.js';
 import { codeOfFailedReason } from './errors.js';
 import { destroyTrackKey } from './keys/data-keys.js';
 import { KmsKeyRoot } from './keys/key-root.js';
@@ -462,4 +463,16 @@ describe('sealing pipeline (real Redis, PostgreSQL, s3rver, KMS double)', () => 
     expect(store!.attemptsMade).toBeGreaterThanOrEqual(5);
     expect(await store!.getState()).toBe('completed');
   }, 180_000);
+
+  test('the service refuses a database without the catalog migration', async () => {
+    await expect(assertCatalogMigrated(stack.pool)).resolves.toBeUndefined();
+    await stack.pool.query('create schema if not exists empty_catalog');
+    const elsewhere = new pg.Client({ connectionString: stack.postgres.url, options: '-c search_path=empty_catalog' });
+    await elsewhere.connect();
+    try {
+      await expect(assertCatalogMigrated(elsewhere)).rejects.toMatchObject({ code: 'CHAP_SEAL_CATALOG_STATE', message: expect.stringContaining('run the migrations') });
+    } finally {
+      await elsewhere.end();
+    }
+  });
 });

@@ -18,6 +18,7 @@ await Promise.all([
   build({ ...browser, entryPoints: ['bot/page/recorder-worker.ts'], outfile: `${web}/recorder/recorder-worker.js` }),
   build({ ...node, entryPoints: ['demo/two-party-call.ts'], outfile: 'dist/node/demo.mjs' }),
   build({ ...node, entryPoints: ['bot/main.ts'], outfile: 'dist/node/recorder.mjs' }),
+  build({ ...node, entryPoints: ['cli/chaperone.ts'], outfile: 'dist/node/chaperone.mjs' }),
   build({ ...node, entryPoints: ['deploy/keyservice.ts'], outfile: 'dist/node/keyservice.mjs' }),
   build({ ...node, entryPoints: ['queue/main.ts'], outfile: 'dist/node/pipeline.mjs' }),
 ]);

@@ -20,28 +20,16 @@ export function sealRequestFor(job: RecordJobData, manifest: RecordingTrackManif
     endedAtMs: Math.round(manifest.endedAtMs),
     endReason: manifest.endReason,
     trackManifestFile: MANIFEST_FILE,
-    tracks: manifest.tracks.map((track) => ({
-      trackId: track.trackId,
-      participantId: track.participantId,
-      kind: track.kind,
-      codec: track.codec,
+    // Track and segment entries are the spool contract's shapes already (track-manifest.ts); times are
+    // rounded to whole milliseconds as the contract requires.
+    tracks: manifest.tracks.map(({ keyFrameRequests: _requests, ...track }) => ({
+      ...track,
       startedAtMs: Math.round(track.startedAtMs),
       endedAtMs: Math.round(track.endedAtMs),
-      framesReceived: track.framesReceived,
-      framesWritten: track.framesWritten,
-      decryptFailures: track.decryptFailures,
-      gaps: track.gaps,
       segments: track.segments.map((segment) => ({
-        file: segment.file,
+        ...segment,
         startedAtMs: Math.round(segment.startedAtMs),
         endedAtMs: Math.round(segment.endedAtMs),
-        durationMs: segment.durationMs,
-        framesReceived: segment.framesReceived,
-        framesWritten: segment.framesWritten,
-        gaps: segment.gaps,
-        session: segment.session,
-        framesBeforeKeyFrame: segment.framesBeforeKeyFrame,
-        ...(segment.writerError ? { writerError: segment.writerError } : {}),
       })),
     })),
   };

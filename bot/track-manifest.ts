@@ -1,4 +1,5 @@
 import type { SegmentGap } from './mux/track-segment-writer.js';
+import type { SpooledSegment, SpooledTrack } from '../queue/index.js';
 
 /**
  * The recorder's account of one recording: per participant track, who (pseudonymous id from the MLS
@@ -6,36 +7,23 @@ import type { SegmentGap } from './mux/track-segment-writer.js';
  * decrypt failures, gaps). Written next to the files in the spool; the sealing pipeline signs it into the
  * recording's manifest. No display names: the spool holds identifiers only.
  */
-export interface TrackSegmentEntry {
-  /** File name relative to the recording's spool directory. */
-  file: string;
-  startedAtMs: number;
-  endedAtMs: number;
-  durationMs: number;
-  framesReceived: number;
-  framesWritten: number;
-  framesBeforeKeyFrame: number;
+/**
+ * A segment and a track as the recorder writes them: the sealing pipeline's spool contract
+ * (queue/seal-request.ts) is the one definition; the recorder fills in what it always knows.
+ */
+export type TrackSegmentEntry = Omit<SpooledSegment, 'gaps' | 'session' | 'framesBeforeKeyFrame'> & {
   gaps: SegmentGap[];
   /** The page session (MLS membership) that received it; a restart after a crash starts a new one. */
   session: number;
-  writerError?: string;
-}
+  framesBeforeKeyFrame: number;
+};
 
-export interface TrackEntry {
-  trackId: string;
-  participantId: string;
-  kind: 'audio' | 'video';
-  codec: 'vp8' | 'opus';
-  startedAtMs: number;
-  endedAtMs: number;
-  framesReceived: number;
-  framesWritten: number;
-  decryptFailures: number;
-  /** Key-frame requests (PLI + FIR) the recorder's receiver sent toward this participant (getStats). */
-  keyFrameRequests: number;
+export type TrackEntry = Omit<SpooledTrack, 'gaps' | 'segments'> & {
   gaps: SegmentGap[];
   segments: TrackSegmentEntry[];
-}
+  /** Key-frame requests (PLI + FIR) the recorder's receiver sent toward this participant (getStats). */
+  keyFrameRequests: number;
+};
 
 export interface RecordingTrackManifest {
   version: 1;

@@ -286,7 +286,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
           recordingId,
           roomId: 'bench-room',
           recorderId: 'bench-recorder',
-          policy: { policyId: 'bench', policyVersion: 1, purpose: 'quality-review', retentionDays: 30 },
+          policy: { policyId: 'bench', policyVersion: 1, purpose: 'quality-review', retentionDays: 30, part2: false },
           consentRefs: [],
           startedAtMs: t0,
           endedAtMs: t0 + 1000,

@@ -5,7 +5,7 @@ import { startStaticServer } from './page-server.js';
 import { recorderConfigFromEnv, RecorderConfigError } from './recorder-config.js';
 import { startRecorderService } from './recorder-service.js';
 import { sealRequestFor } from './seal-handoff.js';
-import { openSealEnqueuer } from '../queue/index.js';
+import { consentRefsFor, openSealEnqueuer } from '../queue/index.js';
 import { keyServiceCredentialSource, type RecorderCredentialSource } from './recorder-credentials.js';
 import { readFile } from 'node:fs/promises';
 
@@ -50,7 +50,10 @@ async function main(): Promise<void> {
     log: (event, fields) => log.info(fields, event),
     onRecordingFinished: async (job, manifest) => {
       if (!sealing) return;
-      const result = await sealing.enqueue(sealRequestFor(job, manifest));
+      const consentRefs = job.policy
+        ? await consentRefsFor(sealing.pool, { roomId: job.roomId, policyVersion: job.policy.policyVersion, startedAtMs: manifest.startedAtMs, endedAtMs: manifest.endedAtMs })
+        : [];
+      const result = await sealing.enqueue(sealRequestFor(job, manifest, consentRefs));
       log.info({ recordingId: result.recordingId, status: result.status, segments: result.segments }, 'recording handed to sealing');
     },
   });

@@ -1,13 +1,17 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
+import { resealCommand } from './reseal.js';
 import { verifyCommand } from './verify.js';
 
 /**
  * `chaperone <command> [args]`: a small dispatcher, one file per command (cli/<command>.ts). Add a command
  * by adding it to COMMANDS.
  */
-export const COMMANDS: readonly CliCommand[] = [verifyCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  verifyCommand,
+  resealCommand,
+];
 
 function usage(io: CliIo): void {
   io.stderr.write(`usage: chaperone <command> [arguments]\n\ncommands:\n${COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}\n    ${c.usage}`).join('\n')}\n`);

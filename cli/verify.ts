@@ -1,10 +1,7 @@
-import { userInfo } from 'node:os';
-import { createSealServices, loadSealConfig } from '../queue/config.js';
-import { ConfigError } from '../queue/errors.js';
 import { ID_PATTERN } from '../queue/jobs.js';
-import { createLogger } from '../queue/logger.js';
 import { verifyRecording, type VerifyProgress, type VerifyReport } from '../queue/verify-recording.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
+import { cliActor, openCliSealServices } from './seal-services.js';
 
 /**
  * `chaperone verify <recordingId> [--json] [--config <file>]`: re-reads every object of a sealed
@@ -81,17 +78,9 @@ export const verifyCommand: CliCommand = {
       io.stderr.write(`chaperone verify: give exactly one recording id (letters, digits, _ or -)\nusage: ${this.usage}\n`);
       return EXIT_USAGE;
     }
-    let built;
-    try {
-      const config = await loadSealConfig(configPath ? { ...io.env, CHAPERONE_SEAL_CONFIG: configPath } : io.env);
-      built = await createSealServices(config, { logger: createLogger({ level: 'error', destination: { write: (line: string) => void io.stderr.write(line) } }) });
-    } catch (error) {
-      if (error instanceof ConfigError) {
-        io.stderr.write(`chaperone verify: configuration refused — ${error.message}\n`);
-        return EXIT_USAGE;
-      }
-      throw error;
-    }
+    const opened = await openCliSealServices(io, 'verify', configPath);
+    if (typeof opened === 'number') return opened;
+    const { built } = opened;
     try {
       const { services } = built;
       const report = await verifyRecording(
@@ -100,7 +89,7 @@ export const verifyCommand: CliCommand = {
           store: services.store,
           keyRoot: services.keyRoot,
           trustedSignerKeys: [await services.signer.publicKeySpki()],
-          auditActor: { role: 'operator', id: `cli-${userInfo().username}`.replace(/[^\x21-\x7e]/g, '_').slice(0, 128) },
+          auditActor: cliActor(),
         },
         recordingId,
         progressPrinter(io),

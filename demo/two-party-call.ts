@@ -14,6 +14,7 @@ import { sealRequestFor } from '../bot/seal-handoff.js';
 import { recordJobPayload } from '../keyservice/recorder-jobs.js';
 import { decide, joinConsentParticipant, nextDispatch, setRecordingPolicy, startConsentCallStack } from '../keyservice/consent-call-harness.js';
 import { enqueueSealRecording, verifyRecording } from '../queue/index.js';
+import { consentRefsFor } from '../queue/consent-refs.js';
 import { startSealTestStack } from '../queue/testing/stack.js';
 import { sealedAndReleased, waitForRecording } from '../queue/testing/inspect.js';
 import { getRecording } from '../queue/catalog.js';
@@ -117,7 +118,15 @@ async function main(): Promise<void> {
 
     say('\n4. Sealing: hash → KMS-rooted envelope encryption → S3 → read back and verify → signed manifest.');
     const enqueuer = seal.enqueuer(prefix);
-    await enqueueSealRecording(enqueuer, sealRequestFor(job, manifest));
+    // The consent statements the recording ran under, from the key service's ledger (its own database here).
+    const consentRefs = await consentRefsFor(call.db.pool, {
+      roomId: job.roomId,
+      policyVersion: job.policy!.policyVersion,
+      startedAtMs: manifest.startedAtMs,
+      endedAtMs: manifest.endedAtMs,
+    });
+    say(`   Consent statements referenced by the manifest: ${consentRefs.length}`);
+    await enqueueSealRecording(enqueuer, sealRequestFor(job, manifest, consentRefs));
     await waitForRecording(seal.pool, job.recordingId, sealedAndReleased, 120_000);
     const row = await getRecording(seal.pool, job.recordingId);
     say(`   Sealed; spool released. Manifest SHA-256 ${row?.manifestSha256}`);

@@ -27,6 +27,8 @@ export interface RecordingRow {
   policyVersion: number;
   purpose: string;
   retentionDays: number;
+  /** 42 CFR Part 2 applies (migration 0201). */
+  part2: boolean;
   consentRefs: string[];
   startedAtMs: number;
   endedAtMs: number;
@@ -108,6 +110,7 @@ function recordingFromRow(r: Record<string, unknown>): RecordingRow {
     policyVersion: num(r.policy_version),
     purpose: r.purpose as string,
     retentionDays: num(r.retention_days),
+    part2: r.part2 === true,
     consentRefs: r.consent_refs as string[],
     startedAtMs: num(r.started_at_ms),
     endedAtMs: num(r.ended_at_ms),
@@ -233,8 +236,8 @@ export async function registerRecording(pool: pg.Pool, request: SealRecordingReq
   return inTransaction(pool, 'register recording', async (db) => {
     const inserted = await db.query(
       `insert into recordings (recording_id, room_id, recorder_id, policy_id, policy_version, purpose, retention_days, consent_refs,
-         started_at_ms, ended_at_ms, end_reason, track_manifest_file, request_sha256)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         started_at_ms, ended_at_ms, end_reason, track_manifest_file, request_sha256, part2)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
        on conflict (recording_id) do nothing returning recording_id`,
       [
         request.recordingId,
@@ -250,6 +253,7 @@ export async function registerRecording(pool: pg.Pool, request: SealRecordingReq
         request.endReason ?? null,
         request.trackManifestFile ?? null,
         digest,
+        request.policy.part2,
       ],
     );
     if (inserted.rowCount === 0) {

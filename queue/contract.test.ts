@@ -9,7 +9,7 @@ function request(): SealRecordingRequest {
     recordingId: '6f1c2b9e-0d7a-4c1e-9b55-3a2f8e7d6c10',
     roomId: 'room:cardiology.42',
     recorderId: 'rec-6f1c2b9e',
-    policy: { policyId: 'policy-cardiology', policyVersion: 2, purpose: 'medical-record', retentionDays: 3650 },
+    policy: { policyId: 'policy-cardiology', policyVersion: 2, purpose: 'medical-record', retentionDays: 3650, part2: false },
     consentRefs: ['consent-1', 'consent-2'],
     startedAtMs: 1_790_000_000_000,
     endedAtMs: 1_790_000_060_000,
@@ -74,6 +74,7 @@ describe('the recorder ↔ pipeline contract', () => {
     expect(fieldOf({ ...r, endedAtMs: r.startedAtMs - 1 })).toBe('endedAtMs');
     expect(fieldOf({ ...r, policy: { ...r.policy, retentionDays: 0 } })).toBe('policy.retentionDays');
     expect(fieldOf({ ...r, policy: { ...r.policy, purpose: 'Medical Record' } })).toBe('policy.purpose');
+    expect(fieldOf({ ...r, policy: { ...r.policy, part2: undefined } })).toBe('policy.part2');
     expect(fieldOf({ ...r, consentRefs: ['has space'] })).toBe('consentRefs[0]');
   });
 

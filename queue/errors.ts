@@ -11,6 +11,8 @@ export type SealErrorCode =
   | 'CHAP_SEAL_RECORDING_CONFLICT'
   | 'CHAP_SEAL_UNKNOWN_RECORDING'
   | 'CHAP_SEAL_CATALOG_STATE'
+  /** A job of the recording's flow is held by a worker (re-seal waits for it). */
+  | 'CHAP_SEAL_BUSY'
   | 'CHAP_SEAL_SPOOL_MISSING'
   | 'CHAP_SEAL_SPOOL_UNSAFE'
   | 'CHAP_SEAL_HASH_MISMATCH'

@@ -7,6 +7,7 @@
  * Internal (imported by those, not by other areas): catalog, steps, envelope, object store, spool, manifest.
  */
 export * from './contract.js';
+export { consentRefsFor, consentRef, parseConsentRef, type ConsentWindow } from './consent-refs.js';
 export { startSealWorkers, installSignalHandlers, sealBackoff, type SealWorkers, type SealWorkerOptions } from './workers.js';
 export { parseSealConfig, loadSealConfig, createSealServices, type SealConfig, type BuiltServices } from './config.js';
 export { verifyRecording, type VerifyReport, type SegmentVerdict } from './verify-recording.js';

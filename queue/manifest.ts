@@ -50,7 +50,7 @@ export interface RecordingManifest {
   recordingId: string;
   roomId: string;
   recorder: { id: string };
-  policy: { policyId: string; policyVersion: number; purpose: string; retentionDays: number };
+  policy: { policyId: string; policyVersion: number; purpose: string; retentionDays: number; part2: boolean };
   retentionUntilMs: number;
   consentRefs: string[];
   startedAtMs: number;
@@ -92,7 +92,7 @@ export function buildManifest(params: {
     recordingId: recording.recordingId,
     roomId: recording.roomId,
     recorder: { id: recording.recorderId },
-    policy: { policyId: recording.policyId, policyVersion: recording.policyVersion, purpose: recording.purpose, retentionDays: recording.retentionDays },
+    policy: { policyId: recording.policyId, policyVersion: recording.policyVersion, purpose: recording.purpose, retentionDays: recording.retentionDays, part2: recording.part2 },
     // The retention clock runs from the end of the recording.
     retentionUntilMs: recording.endedAtMs + recording.retentionDays * DAY_MS,
     consentRefs: [...recording.consentRefs],

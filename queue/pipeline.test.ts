@@ -34,6 +34,33 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 // Integration tests wait for events; these bounds only matter on a heavily loaded machine.
 jest.setTimeout(120_000);
 
+/** Runs `chaperone` commands against the stack, configured as the pipeline is (a seal config file). */
+async function cliFor(stack: SealTestStack, prefix?: string): Promise<(...args: string[]) => Promise<{ code: number; out: string; err: string }>> {
+  const dir = await mkdtemp(join(tmpdir(), 'chaperone-cli-'));
+  const configFile = join(dir, 'seal.json');
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      mode: 'development',
+      spoolDir: stack.spoolDir,
+      redis: { url: stack.redis.url, ...(prefix ? { prefix } : {}) },
+      database: { url: stack.postgres.url },
+      s3: { ...stack.s3.clientConfig, requestChecksumCalculation: undefined, responseChecksumValidation: undefined, checksums: 'when-required', bucket: stack.bucket },
+      kms: { region: stack.kms.region, endpoint: stack.kms.endpoint, credentials: stack.kms.credentials },
+      keyRoot: { kind: 'aws-kms', keyId: stack.rootKeyArn },
+      signer: { kind: 'aws-kms', keyId: stack.signingKeyArn },
+    }),
+  );
+  return async (...args: string[]) => {
+    let out = '';
+    let err = '';
+    const stdout = new Writable({ write: (c, _e, cb) => ((out += c), cb()) });
+    const stderr = new Writable({ write: (c, _e, cb) => ((err += c), cb()) });
+    const code = await runChaperone(args, { stdout, stderr, env: { CHAPERONE_SEAL_CONFIG: configFile } });
+    return { code, out, err };
+  };
+}
+
 describe('sealing pipeline (real Redis, PostgreSQL, s3rver, KMS double)', () => {
   let stack: SealTestStack;
 
@@ -217,6 +244,45 @@ describe('sealing pipeline (real Redis, PostgreSQL, s3rver, KMS double)', () => 
     }
   });
 
+  test('chaperone reseal: a recording failed by KMS access denial is sealed again once access is granted, repeating only unfinished work', async () => {
+    const key = (await stack.kmsClient.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    stack.kms.denyAccess({ keyId: key, operations: ['GenerateDataKey'] });
+    const prefix = stack.prefix();
+    const run = await cliFor(stack, prefix);
+    const { request, originals } = await spoolRecording(stack.spoolDir, { videoSegments: 'small' });
+    const services = stack.services({ keyRoot: new KmsKeyRoot(stack.kmsClient, key) });
+    stack.workers(services, prefix);
+    try {
+      await enqueueSealRecording(stack.enqueuer(prefix), request);
+      await waitForRecording(stack.pool, request.recordingId, failed);
+      const queues = stack.queues(prefix);
+      await waitFor('recording job failed', async () => (await (await queues.recording.getJob(recordingJobId(request.recordingId)))?.getState()) === 'failed', 90_000);
+      // Adding the flow again is a no-op while the failed jobs are kept: that is why reseal exists.
+      expect((await enqueueSealRecording(stack.enqueuer(prefix), request)).status).toBe('resubmitted');
+      expect((await stack.pool.query('select state from recordings where recording_id = $1', [request.recordingId])).rows[0].state).toBe('failed');
+    } finally {
+      stack.kms.allowAccess();
+    }
+    const resealed = await run('reseal', request.recordingId);
+    expect(resealed).toMatchObject({ code: 0, out: expect.stringContaining('sealing again (previous failure CHAP_SEAL_KMS_ACCESS_DENIED); 2 segment(s) to seal, 0 already verified') });
+    await waitForRecording(stack.pool, request.recordingId, sealedAndReleased);
+    const report = await verifyRecording({ db: stack.pool, store: services.store, keyRoot: services.keyRoot }, request.recordingId);
+    expect(report.ok).toBe(true);
+    for (const segment of await listSegments(stack.pool, request.recordingId)) {
+      const plain = await decryptBytes(stack.pool, services.keyRoot, segment.keyRef!, await getObjectBytes(stack.s3Client(), stack.bucket, segment.objectKey!));
+      expect(sha256(plain)).toBe(sha256(originals.get(segment.spoolFile)!));
+    }
+    const events = (await readAudit(stack.pool)).filter((e) => e.subjectId === request.recordingId).map((e) => `${e.event}:${e.outcome}`);
+    expect(events).toEqual(expect.arrayContaining(['recording.seal-failed:failed', 'recording.reseal-requested:ok', 'recording.sealed:ok']));
+
+    // Refusals name the reason: already sealed, unknown, bad usage.
+    const again = await run('reseal', request.recordingId);
+    expect(again).toMatchObject({ code: 1, out: expect.stringContaining('already sealed') });
+    expect(await run('reseal', 'rec-unknown')).toMatchObject({ code: 1, out: expect.stringContaining('not in the catalog') });
+    expect(await run('reseal')).toMatchObject({ code: 2 });
+    expect(await run('reseal', '../x')).toMatchObject({ code: 2 });
+  });
+
   test('a spool file that changes after hashing fails permanently and keeps the spool: a new length aborts the upload, new content fails verification', async () => {
     // The second resolve of a file is the store step's: change the file just before it is read again.
     class TamperingSpool extends Spool {
@@ -315,29 +381,7 @@ describe('sealing pipeline (real Redis, PostgreSQL, s3rver, KMS double)', () => 
     stack.workers(stack.services(), prefix);
     await enqueueSealRecording(stack.enqueuer(prefix), request);
     await waitForRecording(stack.pool, request.recordingId, sealedAndReleased);
-    const dir = await mkdtemp(join(tmpdir(), 'chaperone-cli-'));
-    const configFile = join(dir, 'seal.json');
-    await writeFile(
-      configFile,
-      JSON.stringify({
-        mode: 'development',
-        spoolDir: stack.spoolDir,
-        redis: { url: stack.redis.url },
-        database: { url: stack.postgres.url },
-        s3: { ...stack.s3.clientConfig, requestChecksumCalculation: undefined, responseChecksumValidation: undefined, checksums: 'when-required', bucket: stack.bucket },
-        kms: { region: stack.kms.region, endpoint: stack.kms.endpoint, credentials: stack.kms.credentials },
-        keyRoot: { kind: 'aws-kms', keyId: stack.rootKeyArn },
-        signer: { kind: 'aws-kms', keyId: stack.signingKeyArn },
-      }),
-    );
-    const run = async (...args: string[]) => {
-      let out = '';
-      let err = '';
-      const stdout = new Writable({ write: (c, _e, cb) => ((out += c), cb()) });
-      const stderr = new Writable({ write: (c, _e, cb) => ((err += c), cb()) });
-      const code = await runChaperone(args, { stdout, stderr, env: { CHAPERONE_SEAL_CONFIG: configFile } });
-      return { code, out, err };
-    };
+    const run = await cliFor(stack);
 
     const good = await run('verify', request.recordingId);
     expect({ code: good.code, err: good.code === 0 ? "" : good.err }).toEqual({ code: 0, err: "" });

@@ -55,6 +55,12 @@ export interface RecordingPolicyRef {
   /** Purpose code that set the retention clock, e.g. "medical-record". */
   purpose: string;
   retentionDays: number;
+  /**
+   * 42 CFR Part 2 (substance-use-disorder care): the policy said so, so access to the recording is
+   * narrowed (records officers only, no redisclosure without consent). Required: a missing flag must not
+   * silently widen access.
+   */
+  part2: boolean;
 }
 
 export interface SealRecordingRequest {
@@ -176,7 +182,8 @@ function track(value: unknown, field: string): SpooledTrack {
  */
 export function parseSealRecordingRequest(value: unknown): SealRecordingRequest {
   const r = object(value, 'request', ['recordingId', 'roomId', 'recorderId', 'policy', 'consentRefs', 'startedAtMs', 'endedAtMs', 'endReason', 'trackManifestFile', 'tracks']);
-  const p = object(r.policy, 'policy', ['policyId', 'policyVersion', 'purpose', 'retentionDays']);
+  const p = object(r.policy, 'policy', ['policyId', 'policyVersion', 'purpose', 'retentionDays', 'part2']);
+  if (typeof p.part2 !== 'boolean') throw new SealRequestError('policy.part2', 'must be true or false (42 CFR Part 2 applies to this recording)');
   const retentionDays = count(p.retentionDays, 'policy.retentionDays');
   if (retentionDays < 1 || retentionDays > MAX_RETENTION_DAYS) throw new SealRequestError('policy.retentionDays', `must be 1 to ${MAX_RETENTION_DAYS}`);
   const policyVersion = count(p.policyVersion, 'policy.policyVersion');
@@ -190,6 +197,7 @@ export function parseSealRecordingRequest(value: unknown): SealRecordingRequest 
       policyVersion,
       purpose: text(p.purpose, 'policy.purpose', PURPOSE_PATTERN, 'a purpose code such as "medical-record"'),
       retentionDays,
+      part2: p.part2,
     },
     consentRefs: array(r.consentRefs, 'consentRefs', MAX_CONSENT_REFS).map((c, i) => text(c, `consentRefs[${i}]`, PSEUDONYM_PATTERN, 'a consent statement id')),
     startedAtMs: epochMs(r.startedAtMs, 'startedAtMs'),

@@ -115,7 +115,7 @@ export async function spoolRecording(spoolDir: string, options: { recordingId?: 
       recordingId,
       roomId: 'room-telehealth-42',
       recorderId: `rec-${recordingId}`,
-      policy: { policyId: 'policy-cardiology', policyVersion: 3, purpose: 'medical-record', retentionDays: 3650 },
+      policy: { policyId: 'policy-cardiology', policyVersion: 3, purpose: 'medical-record', retentionDays: 3650, part2: false },
       consentRefs: ['consent-0001', 'consent-0002'],
       startedAtMs: t0,
       endedAtMs: t0 + 10_000,

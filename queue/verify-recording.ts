@@ -25,6 +25,8 @@ export interface SegmentVerdict {
   ok: boolean;
   problems: string[];
   plaintextBytes: number;
+  /** Set when the track was deleted (a tombstone says so): then `ok` means its objects are really gone. */
+  deleted?: { deletionId: string; deletedAtMs: number };
 }
 
 export interface VerifyReport {
@@ -37,6 +39,14 @@ export interface VerifyReport {
   /** Problems not tied to one segment. */
   problems: string[];
   totals: { segments: number; plaintextBytes: number; ciphertextBytes: number };
+  /** Set when the whole recording was deleted (per its tombstone). */
+  deleted?: { deletionId: string; deletedAtMs: number };
+}
+
+/** What the records lifecycle deleted of a recording (records/lifecycle/tombstone.ts deletedParts). */
+export interface DeletedParts {
+  recording: { deletionId: string; deletedAtMs: number } | undefined;
+  tracks: ReadonlyMap<string, { deletionId: string; deletedAtMs: number }>;
 }
 
 export interface VerifyProgress {
@@ -58,6 +68,12 @@ export interface VerifyDeps {
   trustedSignerKeys?: readonly Buffer[];
   /** Who ran the check, for the audit log; omitted: not audited. */
   auditActor?: { role: string; id: string };
+  /**
+   * Deletions recorded by the records lifecycle. A deleted track (or recording) is not read back: its
+   * objects must be gone and its key destroyed, and it is reported as deleted per its tombstone rather
+   * than failed; the signed manifest still lists it (it was signed before the deletion).
+   */
+  deletions?: (recordingId: string) => Promise<DeletedParts>;
 }
 
 export async function verifyRecording(deps: VerifyDeps, recordingId: string, onProgress?: (progress: VerifyProgress) => void): Promise<VerifyReport> {
@@ -92,6 +108,8 @@ export async function verifyRecording(deps: VerifyDeps, recordingId: string, onP
   if (manifest.recordingId !== recordingId) report.problems.push(`manifest names recording ${manifest.recordingId}`);
 
   const catalog = await listSegments(deps.db, recordingId);
+  const deletions = (await deps.deletions?.(recordingId)) ?? { recording: undefined, tracks: new Map() };
+  if (deletions.recording) report.deleted = { deletionId: deletions.recording.deletionId, deletedAtMs: deletions.recording.deletedAtMs };
   const listed = manifest.tracks.flatMap((track) => track.segments.map((segment) => ({ track, segment })));
   const allBytesTotal = listed.reduce((n, { segment }) => n + segment.ciphertext.bytes, 0);
   let allBytesDone = 0;
@@ -108,6 +126,16 @@ export async function verifyRecording(deps: VerifyDeps, recordingId: string, onP
     const emit = (bytesDone: number) =>
       onProgress?.({ trackId: track.trackId, segmentNo: segment.segmentNo, segmentIndex: index, segmentCount: listed.length, bytesDone, bytesTotal: segment.ciphertext.bytes, allBytesDone: allBytesDone + bytesDone, allBytesTotal });
     emit(0);
+    const deletedBy = deletions.recording ?? deletions.tracks.get(track.trackId);
+    if (deletedBy) {
+      verdict.deleted = { deletionId: deletedBy.deletionId, deletedAtMs: deletedBy.deletedAtMs };
+      const left = await storedObjectLeft(deps, segment.object.key, segment.object.versionId);
+      if (left) verdict.problems.push(`deleted per tombstone ${deletedBy.deletionId}, but ${left}`);
+      verdict.ok = verdict.problems.length === 0;
+      report.totals.segments++;
+      allBytesDone += segment.ciphertext.bytes;
+      continue;
+    }
     try {
       if (!track.keyRef) throw new Error('manifest names no key for this track');
       const read = await readBack({
@@ -138,8 +166,26 @@ export async function verifyRecording(deps: VerifyDeps, recordingId: string, onP
   }
   const unlisted = catalog.filter((s) => !listed.some(({ track, segment }) => track.trackId === s.trackId && segment.segmentNo === s.segmentNo));
   if (unlisted.length) report.problems.push(`catalog has ${unlisted.length} segment(s) the manifest does not list`);
-  report.manifestCopy = await checkManifestCopy(deps, recordingId, recording.manifestObjectKey, recording.manifest);
+  if (deletions.recording) {
+    // A deleted recording's manifest copy goes with it (its key is destroyed).
+    const left = recording.manifestObjectKey ? await storedObjectLeft(deps, recording.manifestObjectKey, undefined) : undefined;
+    report.manifestCopy = left ? { ok: false, problem: `recording deleted, but ${left}` } : { ok: true };
+  } else {
+    report.manifestCopy = await checkManifestCopy(deps, recordingId, recording.manifestObjectKey, recording.manifest);
+  }
   return finish(deps, report, recording.roomId);
+}
+
+/** undefined when the object is gone (S3 says it does not exist); else what is left. */
+async function storedObjectLeft(deps: VerifyDeps, objectKey: string, versionId: string | undefined): Promise<string | undefined> {
+  try {
+    const { body } = await deps.store.getStream(objectKey, versionId);
+    body.destroy();
+    return `object ${objectKey} is still stored`;
+  } catch (error) {
+    const failure = asSealError(error);
+    return failure.code === 'CHAP_SEAL_S3_OBJECT_MISSING' ? undefined : `object ${objectKey} could not be checked (${failure.code})`;
+  }
 }
 
 async function checkManifestCopy(deps: VerifyDeps, recordingId: string, objectKey: string | null, manifestText: string): Promise<{ ok: boolean; problem?: string }> {
@@ -184,7 +230,12 @@ async function finish(deps: VerifyDeps, report: VerifyReport, roomId: string): P
       actor: deps.auditActor,
       roomId,
       subjectId: report.recordingId,
-      details: { segments: report.totals.segments, failedSegments: report.segments.filter((s) => !s.ok).length, manifestValid: report.manifest.valid },
+      details: {
+        segments: report.totals.segments,
+        failedSegments: report.segments.filter((s) => !s.ok).length,
+        deletedSegments: report.segments.filter((s) => s.deleted).length,
+        manifestValid: report.manifest.valid,
+      },
     });
   }
   return report;

@@ -154,3 +154,22 @@ export async function destroyTrackKey(pool: pg.Pool, recordingId: string, trackI
     return true;
   });
 }
+
+/**
+ * Crypto-shreds the recording key (it encrypts the manifest copy in S3 and, for the records service, the
+ * recording's derivatives), as destroyTrackKey does for a track: NULLed and audited in one transaction.
+ * Used when a whole recording is deleted (records/lifecycle). Idempotent; false when there was no live key.
+ */
+export async function destroyRecordingKey(pool: pg.Pool, recordingId: string, actor: { role: string; id: string }): Promise<boolean> {
+  return inTransaction(pool, 'destroy recording key', async (db) => {
+    const { rows } = await db.query<{ key_ref: string; room_id: string }>(
+      `update recording_keys k set wrapped_key = null, destroyed_at = now() from recordings r
+        where k.recording_id = $1 and k.scope = 'recording' and k.wrapped_key is not null and r.recording_id = k.recording_id
+        returning k.key_ref, r.room_id`,
+      [recordingId],
+    );
+    if (!rows[0]) return false;
+    await appendAudit(db, { event: 'recording.key-destroyed', actor, roomId: rows[0].room_id, subjectId: recordingId, details: { scope: 'recording', keyRef: rows[0].key_ref } });
+    return true;
+  });
+}

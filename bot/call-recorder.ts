@@ -9,6 +9,7 @@ import type { RecordingEndReason, RecordingTrackManifest } from './track-manifes
 import type { PageControlMessage } from './wire/control-message.js';
 import type { RecorderConfig } from './page/recorder-page-protocol.js';
 import type { RecordJobData } from './record-job.js';
+import type { FrameCounters } from './recorder-metrics.js';
 
 /**
  * Records one call, as an explicit state machine:
@@ -40,6 +41,8 @@ export interface CallRecorderEnvironment {
   emptyRoomGraceMs?: number;
   joinTimeoutMs?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Process-wide frame counters (metrics). */
+  frameCounters?: FrameCounters;
 }
 
 export class CallRecorderError extends Error {
@@ -77,7 +80,7 @@ export class CallRecorder {
     readonly job: RecordCallJob,
     private readonly env: CallRecorderEnvironment,
   ) {
-    this.recording = new CallRecording(env.spoolDir, job.recordingId, job.roomId);
+    this.recording = new CallRecording(env.spoolDir, job.recordingId, job.roomId, env.frameCounters);
   }
 
   onState(listener: (state: CallRecorderState) => void): () => void {

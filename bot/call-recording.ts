@@ -6,6 +6,7 @@ import type { FrameMessage, FrameKind } from './wire/frame-message.js';
 import type { PageControlMessage, RosterMember } from './wire/control-message.js';
 import type { FrameSinkConnection, FrameSinkHandler } from './frame-sink-server.js';
 import type { RecordingEndReason, RecordingTrackManifest, TrackEntry } from './track-manifest.js';
+import type { FrameCounters } from './recorder-metrics.js';
 
 /**
  * One recording's files in the spool: frames from the recorder page(s) are attributed to a participant by
@@ -32,6 +33,8 @@ interface StreamState {
   kind: FrameKind;
   trackKey: string | undefined;
   decryptFailures: number;
+  /** The page's cumulative failure counts by reason (metrics take the increase). */
+  failuresByReason: Record<string, number>;
   keyFrameRequests: number;
 }
 
@@ -49,6 +52,7 @@ export class CallRecording {
     spoolDir: string,
     readonly recordingId: string,
     readonly roomId: string,
+    private readonly counters?: FrameCounters,
   ) {
     this.dir = join(spoolDir, recordingId);
   }
@@ -67,6 +71,7 @@ export class CallRecording {
       },
       onClose: () => events.onClose(),
       onBadMessage: () => {
+        this.counters?.failed('bad-message');
         this.unattributedFrames++;
       },
     };
@@ -100,7 +105,7 @@ export class CallRecording {
       }
       case 'stream-start':
         if (message.kind === 'audio' || message.kind === 'video') {
-          this.streams.set(`${session}:${message.streamNumber}`, { kind: message.kind, trackKey: undefined, decryptFailures: 0, keyFrameRequests: 0 });
+          this.streams.set(`${session}:${message.streamNumber}`, { kind: message.kind, trackKey: undefined, decryptFailures: 0, failuresByReason: {}, keyFrameRequests: 0 });
         }
         break;
       case 'stream-end': {
@@ -127,6 +132,13 @@ export class CallRecording {
           stream.decryptFailures = failures;
           const track = stream.trackKey ? this.tracks.get(stream.trackKey) : undefined;
           if (track && delta > 0) track.entry.decryptFailures += delta;
+          for (const [reason, count] of Object.entries(message.failures ?? {})) {
+            const increase = (Number(count) || 0) - (stream.failuresByReason[reason] ?? 0);
+            if (increase > 0) {
+              stream.failuresByReason[reason] = Number(count);
+              this.counters?.failed(reason, increase);
+            }
+          }
         }
         break;
       }
@@ -134,9 +146,11 @@ export class CallRecording {
   }
 
   private async onFrame(session: number, frame: FrameMessage, connection: FrameSinkConnection): Promise<void> {
+    this.counters?.decrypted(frame.kind);
     if (this.closed) return;
     const member = this.rosters.get(frame.epochBits)?.get(frame.senderLeafIndex);
     if (!member || member.kind !== 'participant') {
+      this.counters?.failed('unattributed');
       this.unattributedFrames++;
       return;
     }

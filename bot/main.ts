@@ -1,9 +1,13 @@
 import { resolve } from 'node:path';
-import pino from 'pino';
 import { issueDevToken } from '../keyservice/index.js';
 import { startStaticServer } from './page-server.js';
-import { recorderConfigFromEnv, RecorderConfigError } from './recorder-config.js';
-import { startRecorderService } from './recorder-service.js';
+import { ConfigError, recorderConfigFromEnv } from './recorder-config.js';
+import { startRecorderService, type RecorderService } from './recorder-service.js';
+import { RecorderMetrics } from './recorder-metrics.js';
+import { recorderReadiness } from './recorder-readiness.js';
+import { createServiceLogger } from '../ops/logger.js';
+import { createMetricsRegistry } from '../ops/metrics.js';
+import { startOpsServer } from '../ops/ops-server.js';
 import { sealRequestFor } from './seal-handoff.js';
 import { consentRefsFor, openSealEnqueuer } from '../queue/index.js';
 import { keyServiceCredentialSource, type RecorderCredentialSource } from './recorder-credentials.js';
@@ -13,14 +17,14 @@ import { readFile } from 'node:fs/promises';
  * Entry of the recorder process (`node dist/node/recorder.mjs`). Configuration from the environment
  * (recorder-config.ts); SIGTERM finishes current recordings and exits 0, SIGINT aborts them.
  */
-const log = pino({ name: 'recorder', redact: { paths: ['token', '*.token', 'callSecret', '*.callSecret'], censor: '[redacted]' } });
+const log = createServiceLogger('chaperone-recorder');
 
 async function main(): Promise<void> {
   let config;
   try {
     config = recorderConfigFromEnv(process.env);
   } catch (error) {
-    if (error instanceof RecorderConfigError) {
+    if (error instanceof ConfigError) {
       process.stderr.write(`recorder: refusing to start: ${error.message}\n`);
       process.exit(2);
     }
@@ -40,7 +44,11 @@ async function main(): Promise<void> {
   const pages = await startStaticServer(resolve(config.webDir));
   const sealing = config.databaseUrl ? openSealEnqueuer({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl }) : undefined;
   if (!sealing) log.warn('CHAPERONE_DATABASE_URL is not set: finished recordings stay in the spool, unsealed');
+  const registry = createMetricsRegistry('recorder');
+  const current: { service?: RecorderService } = {};
+  const metrics = new RecorderMetrics(registry, () => current.service?.active().size ?? 0);
   const service = await startRecorderService({
+    metrics,
     redisUrl: config.redisUrl,
     sfuUrl: config.sfuUrl,
     spoolDir: config.spoolDir,
@@ -57,7 +65,9 @@ async function main(): Promise<void> {
       log.info({ recordingId: result.recordingId, status: result.status, segments: result.segments }, 'recording handed to sealing');
     },
   });
-  log.info({ maxConcurrentCalls: config.maxConcurrentCalls }, 'recorder ready');
+  current.service = service;
+  const ops = await startOpsServer({ host: config.ops.host, port: config.ops.port, registry, readiness: recorderReadiness(service, config.spoolDir) });
+  log.info({ maxConcurrentCalls: config.maxConcurrentCalls, ops: ops.url }, 'recorder ready');
   let stopping = false;
   const shutdown = (signal: 'SIGTERM' | 'SIGINT') => {
     if (stopping) return;
@@ -65,6 +75,7 @@ async function main(): Promise<void> {
     log.info({ signal, active: service.active().size }, signal === 'SIGTERM' ? 'finishing recordings' : 'aborting recordings');
     const done = signal === 'SIGTERM' ? service.drain() : service.abort();
     void done.then(async () => {
+      await ops.close();
       await pages.close();
       await sealing?.close();
       process.exit(signal === 'SIGTERM' ? 0 : 130);

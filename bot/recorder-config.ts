@@ -1,7 +1,13 @@
+import { ConfigError, ConfigSource, OPS_SETTINGS, opsListenerConfig, refuseDevelopmentDataStores, refusedInProduction, type OpsListenerConfig } from '../ops/config-source.js';
+
+export { ConfigError };
+
 /**
- * The recorder process's configuration, from the environment, validated once at start: an unknown
- * CHAPERONE_RECORDER_* variable or a bad value stops the process with the variable named and what it
- * must be. Nothing is silently repaired.
+ * The recorder process's configuration, from the environment or the JSON file named by
+ * CHAPERONE_CONFIG_FILE (ops/config-source.ts), validated once at start: an unknown CHAPERONE_RECORDER_*
+ * name or a bad value stops the process with the setting and the fix named. Nothing is silently
+ * repaired. CHAPERONE_ENV=production refuses the development token issuer, plaintext Redis and
+ * PostgreSQL without TLS required.
  */
 export interface RecorderConfig {
   redisUrl: string;
@@ -21,63 +27,56 @@ export interface RecorderConfig {
   production: boolean;
   /** PostgreSQL of the sealing pipeline: finished recordings are handed over there. */
   databaseUrl?: string;
+  /** The ops listener: /metrics, /healthz, /readyz. */
+  ops: OpsListenerConfig;
 }
 
-export class RecorderConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'RecorderConfigError';
-  }
-}
-
-const KNOWN = new Set([
+/** Every setting the recorder reads (CHAPERONE_CONFIG_FILE may hold them too, same names). */
+export const RECORDER_SETTINGS = [
+  'CHAPERONE_REDIS_URL',
+  'CHAPERONE_KEY_SERVICE_URL',
+  'CHAPERONE_SFU_URL',
+  'CHAPERONE_DATABASE_URL',
+  'CHAPERONE_DEV_TOKEN_SECRET',
   'CHAPERONE_RECORDER_MAX_CALLS',
   'CHAPERONE_RECORDER_TOKEN_FILE',
   'CHAPERONE_RECORDER_DEV_ID',
   'CHAPERONE_RECORDER_SPOOL_DIR',
   'CHAPERONE_RECORDER_WEB_DIR',
-]);
-
-function required(env: NodeJS.ProcessEnv, name: string, pattern: RegExp, what: string): string {
-  const value = env[name];
-  if (value === undefined || value === '') throw new RecorderConfigError(name, `is required (${what})`);
-  if (!pattern.test(value)) throw new RecorderConfigError(name, `must be ${what}`);
-  return value;
-}
+  ...OPS_SETTINGS,
+] as const;
 
 export function recorderConfigFromEnv(env: NodeJS.ProcessEnv): RecorderConfig {
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('CHAPERONE_RECORDER_') && !KNOWN.has(name)) {
-      throw new RecorderConfigError(name, `unknown setting; known: ${[...KNOWN].join(', ')}`);
-    }
+  const source = ConfigSource.load(env, { known: RECORDER_SETTINGS, prefixes: ['CHAPERONE_RECORDER_'] });
+  const production = source.production;
+  const maxConcurrentCalls = source.integer('CHAPERONE_RECORDER_MAX_CALLS', { default: 4, min: 1, max: 64 });
+  const devTokenSecret = source.get('CHAPERONE_DEV_TOKEN_SECRET');
+  const tokenFile = source.get('CHAPERONE_RECORDER_TOKEN_FILE');
+  if (production && devTokenSecret !== undefined) {
+    throw refusedInProduction('CHAPERONE_DEV_TOKEN_SECRET', 'the development token issuer (recorder tokens signed with a local shared secret)', 'unset it and set CHAPERONE_RECORDER_TOKEN_FILE to the mounted recorder service token');
   }
-  const production = env.CHAPERONE_ENV === 'production';
-  const maxCallsText = env.CHAPERONE_RECORDER_MAX_CALLS ?? '4';
-  const maxConcurrentCalls = Number(maxCallsText);
-  if (!Number.isInteger(maxConcurrentCalls) || maxConcurrentCalls < 1 || maxConcurrentCalls > 64) {
-    throw new RecorderConfigError('CHAPERONE_RECORDER_MAX_CALLS', 'must be an integer from 1 to 64');
+  if (devTokenSecret === undefined && tokenFile === undefined) {
+    throw new ConfigError('CHAPERONE_RECORDER_TOKEN_FILE', 'is not set', 'set it to the file holding the recorder service token (or CHAPERONE_DEV_TOKEN_SECRET in development)');
   }
-  const devTokenSecret = env.CHAPERONE_DEV_TOKEN_SECRET;
-  if (production && devTokenSecret) {
-    throw new RecorderConfigError('CHAPERONE_DEV_TOKEN_SECRET', 'is a development shortcut and is refused when CHAPERONE_ENV=production');
-  }
-  if (!devTokenSecret && !env.CHAPERONE_RECORDER_TOKEN_FILE) {
-    throw new RecorderConfigError('CHAPERONE_RECORDER_TOKEN_FILE', 'is required: the file holding the recorder service token (or CHAPERONE_DEV_TOKEN_SECRET in development)');
+  const redisUrl = source.requiredUrl('CHAPERONE_REDIS_URL', ['redis:', 'rediss:'], 'a rediss:// (or, in development, redis://) URL');
+  const databaseUrl = source.url('CHAPERONE_DATABASE_URL', ['postgres:', 'postgresql:']);
+  if (production) refuseDevelopmentDataStores({ redis: ['CHAPERONE_REDIS_URL', redisUrl], postgres: ['CHAPERONE_DATABASE_URL', databaseUrl] });
+  const keyServiceUrl = source.requiredUrl('CHAPERONE_KEY_SERVICE_URL', ['http:', 'https:'], 'the key service base URL, http(s)://host:port');
+  if (new URL(keyServiceUrl).pathname !== '/' || keyServiceUrl.endsWith('/')) {
+    throw new ConfigError('CHAPERONE_KEY_SERVICE_URL', 'has a path', 'set the key service base URL, http(s)://host:port with no path');
   }
   return {
-    redisUrl: required(env, 'CHAPERONE_REDIS_URL', /^rediss?:\/\//, 'a redis:// or rediss:// URL'),
-    keyServiceUrl: required(env, 'CHAPERONE_KEY_SERVICE_URL', /^https?:\/\/[^/]+$/, 'the key service base URL, http(s)://host:port with no path'),
-    tokenFile: env.CHAPERONE_RECORDER_TOKEN_FILE,
-    devRecorderId: env.CHAPERONE_RECORDER_DEV_ID ?? 'recorder-dev',
-    sfuUrl: required(env, 'CHAPERONE_SFU_URL', /^wss?:\/\//, "the SFU's WebSocket URL, ws:// or wss://"),
-    spoolDir: env.CHAPERONE_RECORDER_SPOOL_DIR ?? '/var/spool/chaperone',
-    webDir: env.CHAPERONE_RECORDER_WEB_DIR ?? 'dist/web',
+    redisUrl,
+    keyServiceUrl,
+    ...(tokenFile === undefined ? {} : { tokenFile }),
+    devRecorderId: source.string('CHAPERONE_RECORDER_DEV_ID', { pattern: /^[A-Za-z0-9._:-]{1,128}$/, what: 'a service identity of letters, digits and ._:-', default: 'recorder-dev' })!,
+    sfuUrl: source.requiredUrl('CHAPERONE_SFU_URL', ['ws:', 'wss:'], "the SFU's WebSocket URL, ws:// or wss://"),
+    spoolDir: source.string('CHAPERONE_RECORDER_SPOOL_DIR', { pattern: /^\//, what: 'an absolute path', default: '/var/spool/chaperone' })!,
+    webDir: source.get('CHAPERONE_RECORDER_WEB_DIR') ?? 'dist/web',
     maxConcurrentCalls,
-    devTokenSecret,
+    ...(devTokenSecret === undefined ? {} : { devTokenSecret }),
     production,
-    ...(env.CHAPERONE_DATABASE_URL ? { databaseUrl: env.CHAPERONE_DATABASE_URL } : {}),
+    ...(databaseUrl === undefined ? {} : { databaseUrl }),
+    ops: opsListenerConfig(source),
   };
 }

@@ -5,6 +5,7 @@ import { FrameSinkServer } from './frame-sink-server.js';
 import { RecorderBrowser } from './recorder-browser.js';
 import { RECORD_QUEUE, RECORDER_STOP_EVENT, RecordJobError, parseRecordJobData, type RecordJobData, type RecordJobResult } from './record-job.js';
 import type { RecordingTrackManifest } from './track-manifest.js';
+import type { RecorderMetrics } from './recorder-metrics.js';
 
 /**
  * The recorder process: a BullMQ worker taking record jobs, one Chromium for the process and one browser
@@ -18,6 +19,8 @@ export interface RecorderServiceOptions extends Omit<CallRecorderEnvironment, 'b
   /** Called with each finished recording's track manifest (e.g. to enqueue its sealing). */
   onRecordingFinished?: (job: RecordJobData, manifest: RecordingTrackManifest) => Promise<void>;
   queuePrefix?: string;
+  /** Prometheus metrics (frame counters, recordings by end reason). */
+  metrics?: RecorderMetrics;
 }
 
 export interface RecorderService {
@@ -28,6 +31,10 @@ export interface RecorderService {
   drain(): Promise<void>;
   /** Abort current recordings at once. */
   abort(): Promise<void>;
+  /** False once draining or aborting: the process takes no new calls (readiness). */
+  accepting(): boolean;
+  /** Redis answers on the worker's connection (readiness). */
+  ping(): Promise<string>;
 }
 
 export async function startRecorderService(options: RecorderServiceOptions): Promise<RecorderService> {
@@ -35,7 +42,8 @@ export async function startRecorderService(options: RecorderServiceOptions): Pro
   const frameSink = await FrameSinkServer.start();
   const active = new Map<string, CallRecorder>();
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
-  const environment: CallRecorderEnvironment = { ...options, browser, frameSink };
+  const environment: CallRecorderEnvironment = { ...options, browser, frameSink, ...(options.metrics ? { frameCounters: options.metrics } : {}) };
+  let accepting = true;
 
   const worker = new Worker<unknown, RecordJobResult>(
     RECORD_QUEUE,
@@ -50,7 +58,11 @@ export async function startRecorderService(options: RecorderServiceOptions): Pro
       const recorder = new CallRecorder(data, environment);
       active.set(data.recordingId, recorder);
       try {
-        const manifest = await recorder.run();
+        const manifest = await recorder.run().catch((error: unknown) => {
+          options.metrics?.recordingFinished('failed');
+          throw error;
+        });
+        options.metrics?.recordingFinished(manifest.endReason);
         await options.onRecordingFinished?.(data, manifest);
         return {
           recordingId: data.recordingId,
@@ -94,11 +106,15 @@ export async function startRecorderService(options: RecorderServiceOptions): Pro
   return {
     active: () => active,
     browser,
+    accepting: () => accepting,
+    ping: () => connection.ping(),
     async drain() {
+      accepting = false;
       for (const recorder of active.values()) recorder.stop('shutdown');
       await closeAll();
     },
     async abort() {
+      accepting = false;
       for (const recorder of active.values()) recorder.abort();
       await closeAll();
     },

@@ -1,42 +1,29 @@
-import pino from 'pino';
 import { ConfigError, keyServiceConfigFromEnv, startConfiguredKeyService, type KeyServiceConfig } from '../keyservice/index.js';
+import { createServiceLogger } from '../ops/logger.js';
 
 /**
  * Entry of the key service process (`node dist/node/keyservice.mjs`, via deploy/entrypoint.sh keyservice).
- * Configuration from the environment (keyservice/main.ts); a bad setting stops the process with exit 2 and
- * the variable named. With CHAPERONE_ENV=production the development defaults are refused as well.
- * SIGTERM/SIGINT close the service and exit 0.
+ * Configuration from the environment or CHAPERONE_CONFIG_FILE (keyservice/main.ts, which also refuses the
+ * development defaults under CHAPERONE_ENV=production); a bad setting stops the process with exit 2, the
+ * setting and the fix named. SIGTERM/SIGINT close the service and exit 0.
  */
-const log = pino({ name: 'keyservice', redact: { paths: ['token', '*.token', 'secret', '*.secret', 'authorization', '*.authorization'], censor: '[redacted]' } });
+const log = createServiceLogger('chaperone-keyservice');
 
-function refuseDevelopmentDefaults(config: KeyServiceConfig): void {
-  if (config.tokens.kind === 'dev') {
-    throw new ConfigError('KEYSERVICE_DEV_TOKEN_SECRET_FILE', 'the development token issuer is refused when CHAPERONE_ENV=production (set KEYSERVICE_TOKEN_JWKS_URL)');
-  }
-  if (config.externalSender.kind !== 'kms') {
-    throw new ConfigError(
-      config.externalSender.kind === 'file' ? 'KEYSERVICE_EXTERNAL_SENDER_KEY_FILE' : 'KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID',
-      'production signs with a KMS key (KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID), not a local or in-memory key',
-    );
-  }
+function refuse(error: ConfigError): never {
+  process.stderr.write(`keyservice: refusing to start: ${error.message}\n`);
+  process.exit(2);
 }
 
 async function main(): Promise<void> {
   let config: KeyServiceConfig;
   try {
     config = await keyServiceConfigFromEnv(process.env);
-    const environment = process.env.CHAPERONE_ENV ?? 'development';
-    if (environment !== 'production' && environment !== 'development') throw new ConfigError('CHAPERONE_ENV', 'must be "production" or "development"');
-    if (environment === 'production') refuseDevelopmentDefaults(config);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`keyservice: refusing to start: ${error.message}\n`);
-      process.exit(2);
-    }
+    if (error instanceof ConfigError) refuse(error);
     throw error;
   }
   const service = await startConfiguredKeyService(config, log);
-  log.info({ url: service.url, recording: config.recording !== undefined }, 'key service ready');
+  log.info({ url: service.url, ops: service.opsUrl, environment: config.environment, recording: config.recording !== undefined }, 'key service ready');
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -55,10 +42,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`keyservice: refusing to start: ${error.message}\n`);
-    process.exit(2);
-  }
+  if (error instanceof ConfigError) refuse(error);
   log.error({ err: error }, 'key service failed to start');
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { Queue, QueueEventsProducer, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { RECORD_JOB, RECORD_QUEUE, RECORDER_STOP_EVENT, recordJobPayload, type RecordJobData, type RecorderStop } from './recorder-jobs.js';
 import type { RecorderDispatcher } from './recorder-dispatcher.js';
 
@@ -50,6 +51,11 @@ export class BullMqRecorderDispatcher implements RecorderDispatcher {
     // Not started yet: take it off the queue (an active job is locked and stays; the event stops it).
     const job = await this.queue.getJob(stop.jobId);
     if (job !== undefined && (await job.isWaiting() || await job.isDelayed())) await job.remove().catch(() => undefined);
+  }
+
+  /** Readiness: Redis answers a PING on the queue's connection. */
+  async ping(): Promise<string> {
+    return ((await this.queue.backend.client) as unknown as Redis).ping();
   }
 
   async close(): Promise<void> {

@@ -42,7 +42,7 @@ export {
 } from './recorder-jobs.js';
 export { JanusSfuModeration, type JanusSfuModerationOptions, type SfuModeration } from './sfu-moderation.js';
 export { silentLogger, type Logger } from './logger.js';
-export { ConfigError, keyServiceConfigFromEnv, numericSfuRoom, startConfiguredKeyService, type KeyServiceConfig } from './main.js';
+export { ConfigError, KEYSERVICE_SETTINGS, keyServiceConfigFromEnv, numericSfuRoom, startConfiguredKeyService, type ConfiguredKeyService, type KeyServiceConfig } from './main.js';
 export type { RoomSnapshot } from './room.js';
 export {
   DEV_TOKEN_ALGORITHM,

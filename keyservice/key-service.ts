@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
+import type { Registry } from 'prom-client';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
   KeyPackageValidator,
@@ -24,6 +25,7 @@ import { buildHttpApi } from './http-api.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { RecorderDispatcher } from './recorder-dispatcher.js';
 import { RecordingGate } from './recording-gate.js';
+import { KeyServiceMetrics } from './key-service-metrics.js';
 import { CLOSE_POLICY, Room, type ClientLink, type Principal, type RoomSnapshot } from './room.js';
 import type { SfuModeration } from './sfu-moderation.js';
 import { CALL_ROLES, TokenError, type TokenVerifier, type VerifiedToken } from './tokens.js';
@@ -74,6 +76,8 @@ export interface KeyServiceOptions {
   recording?: RecordingOptions;
   /** The URLs recorders are told to use (job data), when they differ from the listening address. */
   publicUrls?: { http: string; ws: string };
+  /** Prometheus registry for the service's metrics (key-service-metrics.ts); served by the ops listener. */
+  metrics?: Registry;
 }
 
 export interface KeyService {
@@ -104,6 +108,9 @@ export async function startKeyService(options: KeyServiceOptions): Promise<KeySe
   const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
   const externalSenderInfo: ExternalSenderInfo = { signaturePublicKey: options.externalSender.signaturePublicKey, identity: options.externalSender.identity };
   const audit: AuditSink = options.recording === undefined ? noAudit : postgresAuditSink(options.recording.pool, logger);
+  const rooms = new Map<string, Room>();
+  const connections = new Set<Connection>();
+  const metrics = options.metrics === undefined ? undefined : new KeyServiceMetrics(options.metrics, { rooms: () => rooms.size, connections: () => connections.size });
   let endpoints: { http: string; ws: string } = { http: '', ws: '' };
   const gate =
     options.recording === undefined
@@ -119,11 +126,10 @@ export async function startKeyService(options: KeyServiceOptions): Promise<KeySe
           ...(options.recording.sfu === undefined ? {} : { sfu: options.recording.sfu }),
           ...(options.recording.removalTimeoutMs === undefined ? {} : { removalTimeoutMs: options.recording.removalTimeoutMs }),
           ...(options.recording.credentialTtlSec === undefined ? {} : { credentialTtlSec: options.recording.credentialTtlSec }),
+          ...(metrics === undefined ? {} : { onRecorderJoined: (ms: number) => metrics.recorderJoined(ms) }),
         });
   const policy = options.policy ?? gate ?? admitEveryone;
   const validator = new KeyPackageValidator(options.credentialValidator, externalSenderInfo);
-  const rooms = new Map<string, Room>();
-  const connections = new Set<Connection>();
 
   const roomFor = (roomId: string): Room => {
     let room = rooms.get(roomId);

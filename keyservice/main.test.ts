@@ -42,7 +42,63 @@ describe('key service configuration', () => {
   ])('refuses %s, naming the variable', async (_what, env, variable) => {
     const { dev, ...rest } = env as Record<string, string> & { dev?: boolean };
     const full: Record<string, string> = { ...rest, ...(dev ? { KEYSERVICE_DEV_TOKEN_SECRET_FILE: secretFile } : {}) };
-    await expect(keyServiceConfigFromEnv(full)).rejects.toMatchObject({ name: 'ConfigError', variable });
+    await expect(keyServiceConfigFromEnv(full)).rejects.toMatchObject({ name: 'ConfigError', field: variable, code: 'CHAP_CONFIG_INVALID' });
+  });
+
+  test('an unknown KEYSERVICE_* variable or file key is refused by name, with the known names as the fix', async () => {
+    const typo = keyServiceConfigFromEnv({ KEYSERVICE_DEV_TOKEN_SECRET_FILE: secretFile, KEYSERVICE_COMIT_TIMEOUT_MS: '100' });
+    await expect(typo).rejects.toMatchObject({ field: 'KEYSERVICE_COMIT_TIMEOUT_MS', problem: 'is not a known setting' });
+    await expect(typo).rejects.toThrow(/remove it or correct its name \(known: KEYSERVICE_HOST, /);
+    const file = join(dir, 'unknown.json');
+    await writeFile(file, JSON.stringify({ KEYSERVICE_DEV_TOKEN_SECRET_FILE: secretFile, KEYSERVICE_PORTT: 1 }));
+    await expect(keyServiceConfigFromEnv({ CHAPERONE_CONFIG_FILE: file })).rejects.toMatchObject({ field: 'KEYSERVICE_PORTT' });
+  });
+
+  test('settings come from CHAPERONE_CONFIG_FILE too; a variable wins over the file', async () => {
+    const file = join(dir, 'keyservice.json');
+    await writeFile(file, JSON.stringify({ KEYSERVICE_DEV_TOKEN_SECRET_FILE: secretFile, KEYSERVICE_PORT: 9001, KEYSERVICE_COMMIT_TIMEOUT_MS: 1500, CHAPERONE_OPS_PORT: 0 }));
+    const config = await keyServiceConfigFromEnv({ CHAPERONE_CONFIG_FILE: file, KEYSERVICE_PORT: '9002' });
+    expect(config).toMatchObject({ environment: 'development', port: 9002, commitTimeoutMs: 1500, tokens: { kind: 'dev' }, ops: { host: '127.0.0.1', port: 0 } });
+    await writeFile(file, '{"KEYSERVICE_PORT": ');
+    await expect(keyServiceConfigFromEnv({ CHAPERONE_CONFIG_FILE: file })).rejects.toMatchObject({ field: 'CHAPERONE_CONFIG_FILE', problem: 'names a file that is not JSON' });
+  });
+
+  describe('CHAPERONE_ENV=production refuses each development default, naming the setting and the fix', () => {
+    const production = (extra: Record<string, string> = {}) => ({
+      CHAPERONE_ENV: 'production',
+      KEYSERVICE_TOKEN_JWKS_URL: 'https://auth.example/jwks.json',
+      KEYSERVICE_TOKEN_ALGORITHMS: 'EdDSA',
+      KEYSERVICE_TOKEN_ISSUER: 'https://auth.example/',
+      KEYSERVICE_TOKEN_AUDIENCE: 'chaperone',
+      KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID: 'arn:aws:kms:eu-west-1:111122223333:key/k',
+      ...extra,
+    });
+    const recording = { KEYSERVICE_DATABASE_URL: 'postgres://ks@db.internal/chaperone?sslmode=verify-full', KEYSERVICE_REDIS_URL: 'rediss://redis.internal:6380', KEYSERVICE_SFU_ROOMS: 'numeric' };
+
+    test('a production configuration is accepted', async () => {
+      await expect(keyServiceConfigFromEnv(production(recording))).resolves.toMatchObject({ environment: 'production', tokens: { kind: 'jwt' }, externalSender: { kind: 'kms' } });
+    });
+
+    test.each([
+      ['the development token issuer', { KEYSERVICE_TOKEN_JWKS_URL: '', KEYSERVICE_DEV_TOKEN_SECRET_FILE: 'SECRET' }, 'KEYSERVICE_DEV_TOKEN_SECRET_FILE', /set KEYSERVICE_TOKEN_JWKS_URL/],
+      ['an in-memory external-sender key', { KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID: '' }, 'KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID', /set KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID to an AWS KMS key/],
+      ['a local external-sender key file', { KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID: '', KEYSERVICE_EXTERNAL_SENDER_KEY_FILE: 'SECRET' }, 'KEYSERVICE_EXTERNAL_SENDER_KEY_FILE', /AWS KMS key/],
+      ['a loopback KMS endpoint (the KMS double)', { KEYSERVICE_KMS_ENDPOINT: 'https://127.0.0.1:4599' }, 'KEYSERVICE_KMS_ENDPOINT', /VPC endpoint/],
+      ['plaintext Redis', { ...recording, KEYSERVICE_REDIS_URL: 'redis://redis.internal:6379' }, 'KEYSERVICE_REDIS_URL', /rediss:\/\//],
+      ['PostgreSQL without TLS required', { ...recording, KEYSERVICE_DATABASE_URL: 'postgres://ks@db.internal/chaperone' }, 'KEYSERVICE_DATABASE_URL', /sslmode=verify-full/],
+    ])('%s', async (_what, extra, field, fix) => {
+      // Files named by the settings exist (only the secret's path is known once beforeAll ran).
+      const env = Object.fromEntries(Object.entries(production(extra as Record<string, string>)).map(([k, v]) => [k, v === 'SECRET' ? secretFile : v]));
+      const refused = keyServiceConfigFromEnv(env);
+      await expect(refused).rejects.toMatchObject({ name: 'ConfigError', code: 'CHAP_CONFIG_REFUSED_IN_PRODUCTION', field });
+      await expect(refused).rejects.toThrow(fix);
+      // The same setting is accepted in development.
+      await expect(keyServiceConfigFromEnv({ ...env, CHAPERONE_ENV: 'development' })).resolves.toBeDefined();
+    });
+
+    test('an unknown CHAPERONE_ENV is refused rather than taken for development', async () => {
+      await expect(keyServiceConfigFromEnv(production({ CHAPERONE_ENV: 'prod' }))).rejects.toMatchObject({ field: 'CHAPERONE_ENV' });
+    });
   });
 
   test('maps numeric room ids to VideoRoom numbers, nothing else', () => {
@@ -78,8 +134,9 @@ describe('key service configuration', () => {
         KEYSERVICE_DATABASE_URL: db.pool.options.connectionString!,
         KEYSERVICE_REDIS_URL: redis.url,
         KEYSERVICE_SFU_ROOMS: 'numeric',
+        CHAPERONE_OPS_PORT: '0',
       });
-      const service = await startConfiguredKeyService(config);
+      const service = await startConfiguredKeyService(config, undefined, { processMetrics: false });
       try {
         // Members pin the KMS key: the service announces it, and signs their Adds with it.
         const transport = await connectDeliveryTransport(service.wsUrl);
@@ -98,6 +155,13 @@ describe('key service configuration', () => {
         });
         expect(put.status).toBe(201);
         expect(kms.calls.some((c) => c.operation === 'GetPublicKey' && c.keyArn === KeyMetadata!.Arn)).toBe(true);
+        // The ops listener: ready (PostgreSQL and Redis answer), alive, and its metrics.
+        const ready = await fetch(`${service.opsUrl}/readyz`);
+        expect({ status: ready.status, body: await ready.json() }).toEqual({ status: 200, body: { status: 'ready', checks: { postgres: 'ok', redis: 'ok' } } });
+        expect((await fetch(`${service.opsUrl}/healthz`)).status).toBe(200);
+        const metrics = await (await fetch(`${service.opsUrl}/metrics`)).text();
+        expect(metrics).toMatch(/^chaperone_keyservice_consent_to_join_seconds_count\{service="keyservice"\} 0$/m);
+        expect(metrics).toMatch(/^chaperone_keyservice_rooms\{service="keyservice"\} 0$/m);
       } finally {
         await service.close();
         for (const name of ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) delete process.env[name];

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { KMSClient } from '@aws-sdk/client-kms';
 import pg from 'pg';
 import { LocalEd25519ExternalSender, type ExternalSenderSigner } from './external-sender.js';
@@ -8,11 +7,19 @@ import { KmsEd25519ExternalSender } from './kms-external-sender.js';
 import { silentLogger, type Logger } from './logger.js';
 import { RECORDER_REMOVAL_TIMEOUT_MS } from './recording-gate.js';
 import { JanusSfuModeration } from './sfu-moderation.js';
+import { ConfigError, ConfigSource, isLocalEndpoint, OPS_SETTINGS, opsListenerConfig, refuseDevelopmentDataStores, refusedInProduction, type Environment, type OpsListenerConfig } from '../ops/config-source.js';
+import { createMetricsRegistry } from '../ops/metrics.js';
+import { postgresReadiness, redisReadiness, startOpsServer, type ReadinessCheck } from '../ops/ops-server.js';
 import { createHs256TokenVerifier, createJwtVerifier, MIN_DEV_SECRET_BYTES, type TokenVerifier } from './tokens.js';
 
 /**
  * Start functions for the key service process (the CLI wiring lives with the deployment code). The
- * configuration is read once, checked, and refused with the offending variable named — never repaired.
+ * configuration is read once — from the environment, or the JSON file named by CHAPERONE_CONFIG_FILE with
+ * the same names (ops/config-source.ts) — checked, and refused with the offending setting and the fix
+ * named: never repaired. An unknown KEYSERVICE_* name is refused. CHAPERONE_ENV=production refuses the
+ * development defaults: the HS256 development token issuer, a local or in-memory external-sender key, a
+ * plain-http or loopback KMS endpoint or JWKS URL, plaintext Redis (redis://) and PostgreSQL without
+ * sslmode=require/verify-*.
  *
  *   KEYSERVICE_HOST                      listen address (default 127.0.0.1)
  *   KEYSERVICE_PORT                      listen port (default 8443; 0 = any free port)
@@ -42,8 +49,11 @@ import { createHs256TokenVerifier, createJwtVerifier, MIN_DEV_SECRET_BYTES, type
  *                                        nobody commits); KEYSERVICE_JANUS_ROOM_SECRET_FILE its room secret
  *   KEYSERVICE_RECORDER_REMOVAL_TIMEOUT_MS   default RECORDER_REMOVAL_TIMEOUT_MS
  *   KEYSERVICE_PUBLIC_HTTP_URL, KEYSERVICE_PUBLIC_WS_URL   what recorders are told (default: the listen address)
+ *
+ * Operations: CHAPERONE_OPS_HOST, CHAPERONE_OPS_PORT (default 127.0.0.1:9464) — /metrics, /healthz, /readyz.
  */
 export interface KeyServiceConfig {
+  environment: Environment;
   host: string;
   port: number;
   commitTimeoutMs: number;
@@ -62,129 +72,127 @@ export interface KeyServiceConfig {
         publicUrls: { http: string; ws: string } | undefined;
       }
     | undefined;
+  ops: OpsListenerConfig;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
-}
+export { ConfigError };
+
+/** Every setting the key service reads (CHAPERONE_CONFIG_FILE may hold them too, same names). */
+export const KEYSERVICE_SETTINGS = [
+  'KEYSERVICE_HOST',
+  'KEYSERVICE_PORT',
+  'KEYSERVICE_COMMIT_TIMEOUT_MS',
+  'KEYSERVICE_TOKEN_JWKS_URL',
+  'KEYSERVICE_TOKEN_PUBLIC_KEY_FILE',
+  'KEYSERVICE_TOKEN_ALGORITHMS',
+  'KEYSERVICE_TOKEN_ISSUER',
+  'KEYSERVICE_TOKEN_AUDIENCE',
+  'KEYSERVICE_DEV_TOKEN_SECRET_FILE',
+  'KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID',
+  'KEYSERVICE_EXTERNAL_SENDER_KEY_FILE',
+  'KEYSERVICE_KMS_ENDPOINT',
+  'KEYSERVICE_DATABASE_URL',
+  'KEYSERVICE_REDIS_URL',
+  'KEYSERVICE_SFU_ROOMS',
+  'KEYSERVICE_JANUS_URL',
+  'KEYSERVICE_JANUS_ROOM_SECRET_FILE',
+  'KEYSERVICE_RECORDER_REMOVAL_TIMEOUT_MS',
+  'KEYSERVICE_PUBLIC_HTTP_URL',
+  'KEYSERVICE_PUBLIC_WS_URL',
+  ...OPS_SETTINGS,
+] as const;
 
 type Env = Record<string, string | undefined>;
 
-const set = (env: Env, name: string): string | undefined => {
-  const value = env[name];
-  return value === undefined || value === '' ? undefined : value;
-};
-
-async function readConfigFile(variable: string, path: string, encoding?: 'utf8'): Promise<string | Uint8Array> {
-  try {
-    return encoding === 'utf8' ? await readFile(path, 'utf8') : new Uint8Array(await readFile(path));
-  } catch {
-    throw new ConfigError(variable, 'cannot be read');
-  }
-}
-
-function url(variable: string, value: string, protocols: string[]): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new ConfigError(variable, 'must be a URL');
-  }
-  if (!protocols.includes(parsed.protocol)) throw new ConfigError(variable, `must be a ${protocols.join(' or ')} URL`);
-  return value;
-}
+const ASYMMETRIC_JWS = /^(EdDSA|ES256|ES384|ES512|RS256|RS384|RS512|PS256|PS384|PS512)$/;
 
 export async function keyServiceConfigFromEnv(env: Env): Promise<KeyServiceConfig> {
-  const host = env.KEYSERVICE_HOST ?? '127.0.0.1';
-  const port = parseInteger('KEYSERVICE_PORT', env.KEYSERVICE_PORT ?? '8443', 0, 65535);
-  const commitTimeoutMs = parseInteger('KEYSERVICE_COMMIT_TIMEOUT_MS', env.KEYSERVICE_COMMIT_TIMEOUT_MS ?? '3000', 100, 60_000);
+  const source = ConfigSource.load(env, { known: KEYSERVICE_SETTINGS, prefixes: ['KEYSERVICE_'] });
+  const production = source.production;
+  const host = source.string('KEYSERVICE_HOST', { pattern: /^[A-Za-z0-9.:-]+$/, what: 'a listen address such as 0.0.0.0', default: '127.0.0.1' })!;
+  const port = source.integer('KEYSERVICE_PORT', { default: 8443, min: 0, max: 65535 });
+  const commitTimeoutMs = source.integer('KEYSERVICE_COMMIT_TIMEOUT_MS', { default: 3000, min: 100, max: 60_000 });
 
   // Tokens: exactly one source.
-  const jwks = set(env, 'KEYSERVICE_TOKEN_JWKS_URL');
-  const publicKeyFile = set(env, 'KEYSERVICE_TOKEN_PUBLIC_KEY_FILE');
-  const secretFile = set(env, 'KEYSERVICE_DEV_TOKEN_SECRET_FILE');
+  const jwks = source.get('KEYSERVICE_TOKEN_JWKS_URL');
+  const publicKeyFile = source.get('KEYSERVICE_TOKEN_PUBLIC_KEY_FILE');
+  const secretFile = source.get('KEYSERVICE_DEV_TOKEN_SECRET_FILE');
   let tokens: KeyServiceConfig['tokens'];
   if (jwks !== undefined || publicKeyFile !== undefined) {
-    if (jwks !== undefined && publicKeyFile !== undefined) throw new ConfigError('KEYSERVICE_TOKEN_PUBLIC_KEY_FILE', 'set either it or KEYSERVICE_TOKEN_JWKS_URL, not both');
-    if (secretFile !== undefined) throw new ConfigError('KEYSERVICE_DEV_TOKEN_SECRET_FILE', 'must not be set with production token verification');
-    const algorithms = (set(env, 'KEYSERVICE_TOKEN_ALGORITHMS') ?? '').split(',').map((a) => a.trim()).filter((a) => a !== '');
-    if (algorithms.length === 0) throw new ConfigError('KEYSERVICE_TOKEN_ALGORITHMS', 'is required (e.g. "EdDSA")');
-    if (algorithms.some((a) => !/^(EdDSA|ES256|ES384|ES512|RS256|RS384|RS512|PS256|PS384|PS512)$/.test(a))) {
-      throw new ConfigError('KEYSERVICE_TOKEN_ALGORITHMS', 'lists an algorithm that is not an asymmetric JWS algorithm');
+    if (jwks !== undefined && publicKeyFile !== undefined) throw new ConfigError('KEYSERVICE_TOKEN_PUBLIC_KEY_FILE', 'is set together with KEYSERVICE_TOKEN_JWKS_URL', 'set one of the two');
+    if (secretFile !== undefined) throw new ConfigError('KEYSERVICE_DEV_TOKEN_SECRET_FILE', 'is set together with production token verification', 'unset it');
+    const algorithms = (source.get('KEYSERVICE_TOKEN_ALGORITHMS') ?? '').split(',').map((a) => a.trim()).filter((a) => a !== '');
+    if (algorithms.length === 0) throw new ConfigError('KEYSERVICE_TOKEN_ALGORITHMS', 'is not set', 'set the platform\'s JWS algorithms, e.g. "EdDSA" or "ES256,EdDSA"');
+    if (algorithms.some((a) => !ASYMMETRIC_JWS.test(a))) {
+      throw new ConfigError('KEYSERVICE_TOKEN_ALGORITHMS', 'lists an algorithm that is not an asymmetric JWS algorithm', 'list only EdDSA, ES256/384/512, RS256/384/512 or PS256/384/512');
     }
-    const issuer = set(env, 'KEYSERVICE_TOKEN_ISSUER');
-    if (issuer === undefined) throw new ConfigError('KEYSERVICE_TOKEN_ISSUER', 'is required');
-    const audience = set(env, 'KEYSERVICE_TOKEN_AUDIENCE');
-    if (audience === undefined) throw new ConfigError('KEYSERVICE_TOKEN_AUDIENCE', 'is required');
-    tokens = {
-      kind: 'jwt',
-      algorithms,
-      issuer,
-      audience,
-      ...(jwks === undefined ? {} : { jwksUrl: url('KEYSERVICE_TOKEN_JWKS_URL', jwks, ['https:', 'http:']) }),
-      ...(publicKeyFile === undefined ? {} : { publicKeyPem: (await readConfigFile('KEYSERVICE_TOKEN_PUBLIC_KEY_FILE', publicKeyFile, 'utf8')) as string }),
-    };
+    const issuer = source.required('KEYSERVICE_TOKEN_ISSUER', "the platform token issuer (the tokens' iss)");
+    const audience = source.required('KEYSERVICE_TOKEN_AUDIENCE', "this service's audience (the tokens' aud)");
+    const jwksUrl = source.url('KEYSERVICE_TOKEN_JWKS_URL', production ? ['https:'] : ['https:', 'http:']);
+    const publicKeyPem = source.fileContents('KEYSERVICE_TOKEN_PUBLIC_KEY_FILE')?.toString('utf8');
+    tokens = { kind: 'jwt', algorithms, issuer, audience, ...(jwksUrl === undefined ? {} : { jwksUrl }), ...(publicKeyPem === undefined ? {} : { publicKeyPem }) };
   } else {
     if (secretFile === undefined) {
-      throw new ConfigError('KEYSERVICE_TOKEN_JWKS_URL', 'set it (or KEYSERVICE_TOKEN_PUBLIC_KEY_FILE), or KEYSERVICE_DEV_TOKEN_SECRET_FILE for development');
+      throw new ConfigError('KEYSERVICE_TOKEN_JWKS_URL', 'is not set (no token verification is configured)', "set it to the platform's JWKS URL (or KEYSERVICE_TOKEN_PUBLIC_KEY_FILE); KEYSERVICE_DEV_TOKEN_SECRET_FILE in development");
     }
-    const secret = (await readConfigFile('KEYSERVICE_DEV_TOKEN_SECRET_FILE', secretFile)) as Uint8Array;
-    if (secret.length < MIN_DEV_SECRET_BYTES) throw new ConfigError('KEYSERVICE_DEV_TOKEN_SECRET_FILE', `must hold at least ${MIN_DEV_SECRET_BYTES} bytes`);
+    if (production) throw refusedInProduction('KEYSERVICE_DEV_TOKEN_SECRET_FILE', 'the development token issuer (HS256 shared secret)', "unset it and set KEYSERVICE_TOKEN_JWKS_URL to the platform's JWKS URL");
+    const secret = new Uint8Array(source.fileContents('KEYSERVICE_DEV_TOKEN_SECRET_FILE')!);
+    if (secret.length < MIN_DEV_SECRET_BYTES) throw new ConfigError('KEYSERVICE_DEV_TOKEN_SECRET_FILE', `holds fewer than ${MIN_DEV_SECRET_BYTES} bytes`, `write a random secret of at least ${MIN_DEV_SECRET_BYTES} bytes`);
     tokens = { kind: 'dev', secret };
   }
 
   // External sender: at most one source.
-  const kmsKeyId = set(env, 'KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID');
-  const keyFile = set(env, 'KEYSERVICE_EXTERNAL_SENDER_KEY_FILE');
+  const kmsKeyId = source.get('KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID');
+  const keyFile = source.get('KEYSERVICE_EXTERNAL_SENDER_KEY_FILE');
   let externalSender: KeyServiceConfig['externalSender'];
   if (kmsKeyId !== undefined) {
-    if (keyFile !== undefined) throw new ConfigError('KEYSERVICE_EXTERNAL_SENDER_KEY_FILE', 'set either it or KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID, not both');
-    const endpoint = set(env, 'KEYSERVICE_KMS_ENDPOINT');
-    externalSender = { kind: 'kms', keyId: kmsKeyId, endpoint: endpoint === undefined ? undefined : url('KEYSERVICE_KMS_ENDPOINT', endpoint, ['https:', 'http:']) };
+    if (keyFile !== undefined) throw new ConfigError('KEYSERVICE_EXTERNAL_SENDER_KEY_FILE', 'is set together with KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID', 'set one of the two');
+    const endpoint = source.url('KEYSERVICE_KMS_ENDPOINT', production ? ['https:'] : ['https:', 'http:']);
+    if (production && endpoint !== undefined && isLocalEndpoint(endpoint)) {
+      throw refusedInProduction('KEYSERVICE_KMS_ENDPOINT', 'a loopback KMS endpoint (a KMS double)', 'unset it (the regional AWS endpoint) or set your KMS VPC endpoint');
+    }
+    externalSender = { kind: 'kms', keyId: kmsKeyId, endpoint };
+  } else if (production) {
+    throw refusedInProduction(
+      keyFile === undefined ? 'KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID' : 'KEYSERVICE_EXTERNAL_SENDER_KEY_FILE',
+      keyFile === undefined ? 'an in-memory external-sender signing key' : 'a local external-sender signing key file',
+      'set KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID to an AWS KMS key (ECC_NIST_EDWARDS25519, SIGN_VERIFY)',
+    );
   } else if (keyFile !== undefined) {
-    externalSender = { kind: 'file', pem: (await readConfigFile('KEYSERVICE_EXTERNAL_SENDER_KEY_FILE', keyFile, 'utf8')) as string };
+    externalSender = { kind: 'file', pem: source.fileContents('KEYSERVICE_EXTERNAL_SENDER_KEY_FILE')!.toString('utf8') };
   } else {
     externalSender = { kind: 'ephemeral' };
   }
 
   // Recording: all of it or none.
-  const databaseUrl = set(env, 'KEYSERVICE_DATABASE_URL');
   let recording: KeyServiceConfig['recording'];
-  if (databaseUrl === undefined) {
+  if (!source.has('KEYSERVICE_DATABASE_URL')) {
     for (const name of ['KEYSERVICE_REDIS_URL', 'KEYSERVICE_SFU_ROOMS', 'KEYSERVICE_JANUS_URL', 'KEYSERVICE_RECORDER_REMOVAL_TIMEOUT_MS']) {
-      if (set(env, name) !== undefined) throw new ConfigError(name, 'is a recording setting: set KEYSERVICE_DATABASE_URL too');
+      if (source.has(name)) throw new ConfigError(name, 'is a recording setting but recording is off', 'set KEYSERVICE_DATABASE_URL too (recording on), or unset it');
     }
     recording = undefined;
   } else {
-    const redisUrl = set(env, 'KEYSERVICE_REDIS_URL');
-    if (redisUrl === undefined) throw new ConfigError('KEYSERVICE_REDIS_URL', 'is required when recording is on (KEYSERVICE_DATABASE_URL is set)');
-    const sfuRooms = set(env, 'KEYSERVICE_SFU_ROOMS');
-    if (sfuRooms !== 'numeric') throw new ConfigError('KEYSERVICE_SFU_ROOMS', 'must be "numeric" (a room id of digits is that VideoRoom number)');
-    const janusUrl = set(env, 'KEYSERVICE_JANUS_URL');
-    const janusSecretFile = set(env, 'KEYSERVICE_JANUS_ROOM_SECRET_FILE');
-    const httpUrl = set(env, 'KEYSERVICE_PUBLIC_HTTP_URL');
-    const wsUrl = set(env, 'KEYSERVICE_PUBLIC_WS_URL');
-    if ((httpUrl === undefined) !== (wsUrl === undefined)) throw new ConfigError(httpUrl === undefined ? 'KEYSERVICE_PUBLIC_HTTP_URL' : 'KEYSERVICE_PUBLIC_WS_URL', 'set both public URLs or neither');
+    const databaseUrl = source.requiredUrl('KEYSERVICE_DATABASE_URL', ['postgres:', 'postgresql:'], 'a postgres:// URL');
+    const redisUrl = source.requiredUrl('KEYSERVICE_REDIS_URL', ['redis:', 'rediss:'], 'a rediss:// (or, in development, redis://) URL: recording is on (KEYSERVICE_DATABASE_URL is set)');
+    if (production) refuseDevelopmentDataStores({ redis: ['KEYSERVICE_REDIS_URL', redisUrl], postgres: ['KEYSERVICE_DATABASE_URL', databaseUrl] });
+    const sfuRooms = source.get('KEYSERVICE_SFU_ROOMS');
+    if (sfuRooms !== 'numeric') throw new ConfigError('KEYSERVICE_SFU_ROOMS', sfuRooms === undefined ? 'is not set' : 'is not a known room mapping', 'set "numeric" (a room id of digits is that VideoRoom number)');
+    const httpUrl = source.url('KEYSERVICE_PUBLIC_HTTP_URL', ['https:', 'http:']);
+    const wsUrl = source.url('KEYSERVICE_PUBLIC_WS_URL', ['wss:', 'ws:']);
+    if ((httpUrl === undefined) !== (wsUrl === undefined)) {
+      throw new ConfigError(httpUrl === undefined ? 'KEYSERVICE_PUBLIC_HTTP_URL' : 'KEYSERVICE_PUBLIC_WS_URL', 'is not set while the other public URL is', 'set both public URLs or neither');
+    }
     recording = {
-      databaseUrl: url('KEYSERVICE_DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']),
-      redisUrl: url('KEYSERVICE_REDIS_URL', redisUrl, ['redis:', 'rediss:']),
+      databaseUrl,
+      redisUrl,
       sfuRooms,
-      janusUrl: janusUrl === undefined ? undefined : url('KEYSERVICE_JANUS_URL', janusUrl, ['ws:', 'wss:']),
-      janusRoomSecret: janusSecretFile === undefined ? undefined : ((await readConfigFile('KEYSERVICE_JANUS_ROOM_SECRET_FILE', janusSecretFile, 'utf8')) as string).trim(),
-      removalTimeoutMs: parseInteger('KEYSERVICE_RECORDER_REMOVAL_TIMEOUT_MS', env.KEYSERVICE_RECORDER_REMOVAL_TIMEOUT_MS ?? String(RECORDER_REMOVAL_TIMEOUT_MS), 200, 60_000),
-      publicUrls:
-        httpUrl === undefined || wsUrl === undefined
-          ? undefined
-          : { http: url('KEYSERVICE_PUBLIC_HTTP_URL', httpUrl, ['https:', 'http:']), ws: url('KEYSERVICE_PUBLIC_WS_URL', wsUrl, ['wss:', 'ws:']) },
+      janusUrl: source.url('KEYSERVICE_JANUS_URL', ['ws:', 'wss:']),
+      janusRoomSecret: source.fileContents('KEYSERVICE_JANUS_ROOM_SECRET_FILE')?.toString('utf8').trim(),
+      removalTimeoutMs: source.integer('KEYSERVICE_RECORDER_REMOVAL_TIMEOUT_MS', { default: RECORDER_REMOVAL_TIMEOUT_MS, min: 200, max: 60_000 }),
+      publicUrls: httpUrl === undefined || wsUrl === undefined ? undefined : { http: httpUrl, ws: wsUrl },
     };
   }
-  return Object.freeze({ host, port, commitTimeoutMs, tokens, externalSender, recording });
+  return Object.freeze({ environment: source.environment, host, port, commitTimeoutMs, tokens, externalSender, recording, ops: opsListenerConfig(source) });
 }
 
 /** VideoRoom number of a room id under KEYSERVICE_SFU_ROOMS=numeric. */
@@ -193,7 +201,12 @@ export function numericSfuRoom(roomId: string): number | undefined {
   return Number(roomId);
 }
 
-export async function startConfiguredKeyService(config: KeyServiceConfig, logger: Logger = silentLogger): Promise<KeyService> {
+export interface ConfiguredKeyService extends KeyService {
+  /** The ops listener (/metrics, /healthz, /readyz). */
+  opsUrl: string;
+}
+
+export async function startConfiguredKeyService(config: KeyServiceConfig, logger: Logger = silentLogger, options: { processMetrics?: boolean } = {}): Promise<ConfiguredKeyService> {
   let externalSender: ExternalSenderSigner;
   const kmsClients: KMSClient[] = [];
   if (config.externalSender.kind === 'kms') {
@@ -203,13 +216,13 @@ export async function startConfiguredKeyService(config: KeyServiceConfig, logger
       externalSender = await KmsEd25519ExternalSender.create({ client, keyId: config.externalSender.keyId });
     } catch (error) {
       client.destroy();
-      throw new ConfigError('KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID', (error as Error).message);
+      throw new ConfigError('KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID', `is not usable (${(error as Error).message})`, 'name an enabled ECC_NIST_EDWARDS25519 SIGN_VERIFY key the service role may kms:Sign and kms:GetPublicKey with');
     }
   } else if (config.externalSender.kind === 'file') {
     try {
       externalSender = LocalEd25519ExternalSender.fromPkcs8Pem(config.externalSender.pem);
     } catch {
-      throw new ConfigError('KEYSERVICE_EXTERNAL_SENDER_KEY_FILE', 'is not an Ed25519 PKCS#8 PEM key');
+      throw new ConfigError('KEYSERVICE_EXTERNAL_SENDER_KEY_FILE', 'does not hold an Ed25519 PKCS#8 PEM key', 'point it at an Ed25519 private key in PKCS#8 PEM');
     }
   } else {
     externalSender = LocalEd25519ExternalSender.generate();
@@ -255,7 +268,9 @@ export async function startConfiguredKeyService(config: KeyServiceConfig, logger
         : { sfu: new JanusSfuModeration({ url: settings.janusUrl, roomFor: numericSfuRoom, ...(settings.janusRoomSecret === undefined ? {} : { secret: settings.janusRoomSecret }) }) }),
     };
   }
+  const registry = createMetricsRegistry('keyservice', options);
   const service = await startKeyService({
+    metrics: registry,
     host: config.host,
     port: config.port,
     tokens,
@@ -265,20 +280,26 @@ export async function startConfiguredKeyService(config: KeyServiceConfig, logger
     ...(recording === undefined ? {} : { recording }),
     ...(config.recording?.publicUrls === undefined ? {} : { publicUrls: config.recording.publicUrls }),
   });
+  const readiness: ReadinessCheck[] = [];
+  if (pool !== undefined && dispatcher !== undefined) {
+    const redis = dispatcher;
+    readiness.push(postgresReadiness('postgres', pool), redisReadiness('redis', async () => redis));
+  }
+  const ops = await startOpsServer({ host: config.ops.host, port: config.ops.port, registry, readiness }).catch(async (error: unknown) => {
+    await service.close();
+    await dispatcher?.close();
+    await pool?.end();
+    throw new ConfigError('CHAPERONE_OPS_PORT', `cannot be listened on (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'choose a free port');
+  });
   const close = service.close.bind(service);
   return Object.assign(service, {
+    opsUrl: ops.url,
     async close() {
+      await ops.close();
       await close();
       await dispatcher?.close();
       await pool?.end();
       for (const client of kmsClients) client.destroy();
     },
   });
-}
-
-function parseInteger(variable: string, value: string, min: number, max: number): number {
-  if (!/^[0-9]+$/.test(value)) throw new ConfigError(variable, 'must be an integer');
-  const n = Number(value);
-  if (n < min || n > max) throw new ConfigError(variable, `must be between ${min} and ${max}`);
-  return n;
 }

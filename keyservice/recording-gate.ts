@@ -74,16 +74,22 @@ export interface RecordingGateOptions {
   endpoints: () => { http: string; ws: string };
   /** The SFU's numeric room for a key-service room (job data); undefined: no recording there. */
   sfuRoomFor: (roomId: string) => number | undefined;
+  /** A dispatched recorder became a member for the first time (not a rejoin): ms since authorization. */
+  onRecorderJoined?: (consentToJoinMs: number) => void;
 }
 
 interface Dispatch {
   jobId: string;
+  /** When recording became authorized and the job was dispatched. */
+  dispatchedAtMs: number;
   policyVersion: number;
   groupIdHex: string;
   recorderId: string | undefined;
   signatureKey: string | undefined;
   /** The recorder became a member under this dispatch. */
   joined: boolean;
+  /** It had been a member before (a rejoin after a crash is not a new consent-to-join). */
+  joinedBefore: boolean;
   /**
    * Set when the job's recorder crashed (its connection dropped without `leave`) while recording was
    * still authorized: until `byMs` it may obtain a new credential for the same job and rejoin (same
@@ -602,6 +608,8 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
     const current = g.dispatch;
     if (current !== undefined && !current.joined && recorders.some((r) => r.id === current.recorderId && r.signatureKey === current.signatureKey && liveRecorder(r))) {
       current.joined = true;
+      if (current.rejoin === undefined && !current.joinedBefore) this.options.onRecorderJoined?.(Date.now() - current.dispatchedAtMs);
+      current.joinedBefore = true;
       if (current.rejoin !== undefined) {
         clearTimeout(current.rejoin.timer);
         current.rejoin = undefined;
@@ -654,7 +662,7 @@ export class RecordingGate implements AdmissionPolicy, RoomObserver {
       deliveryUrl: endpoints.ws,
       dispatchedAtMs: Date.now(),
     };
-    g.dispatch = { jobId, policyVersion: policy.version, groupIdHex, recorderId: undefined, signatureKey: undefined, joined: false, rejoin: undefined };
+    g.dispatch = { jobId, dispatchedAtMs: job.dispatchedAtMs, policyVersion: policy.version, groupIdHex, recorderId: undefined, signatureKey: undefined, joined: false, joinedBefore: false, rejoin: undefined };
     try {
       await this.options.dispatcher.dispatch(job);
     } catch (error) {

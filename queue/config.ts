@@ -6,6 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { DEFAULT_FRAME_LENGTH } from './envelope.js';
 import { ConfigError } from './errors.js';
+import { ENVIRONMENT_VARIABLE, environmentOf, isLocalEndpoint, readJsonConfigFile, refuseDevelopmentDataStores, type Environment } from '../ops/config-source.js';
 import { KmsKeyRoot, LocalRawAesKeyRoot, type KeyRoot } from './keys/key-root.js';
 import { createLogger, type Logger } from './logger.js';
 import { KmsManifestSigner, LocalEd25519ManifestSigner, type ManifestSigner } from './manifest-signer.js';
@@ -18,8 +19,9 @@ import type { SealWorkerOptions } from './workers.js';
  * The pipeline service's configuration: one JSON document, validated once at start (unknown keys and bad
  * values refused with the field named), then frozen. Nothing is repaired silently. In `production` mode
  * the development shortcuts are refused outright: the local raw-AES key root, the local manifest signing
- * key, static credentials, plain-HTTP endpoints, relaxed S3 checksums, and uploads without confirmed
- * SSE-KMS.
+ * key, static credentials, plain-HTTP or loopback endpoints (s3rver, the KMS double), relaxed S3
+ * checksums, uploads without confirmed SSE-KMS, plaintext Redis (redis://) and PostgreSQL without
+ * sslmode=require/verify-*. CHAPERONE_ENV=production forces production mode (a development file is refused).
  */
 
 export type Mode = 'development' | 'production';
@@ -57,8 +59,9 @@ export interface SealConfig {
 
 type Obj = Record<string, unknown>;
 
-const invalid = (field: string, message: string) => new ConfigError('CHAP_CONFIG_INVALID', field, message);
-const refused = (field: string, message: string) => new ConfigError('CHAP_CONFIG_REFUSED_IN_PRODUCTION', field, message);
+// The messages below say what the value must be; the fix is to correct it in the file.
+const invalid = (field: string, message: string) => new ConfigError(field, message, 'correct it in the pipeline configuration (CHAPERONE_SEAL_CONFIG)');
+const refused = (field: string, message: string) => new ConfigError(field, 'is a development default, refused in production', message, 'CHAP_CONFIG_REFUSED_IN_PRODUCTION');
 
 function obj(value: unknown, field: string, keys: readonly string[]): Obj {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(field, 'must be an object');
@@ -102,10 +105,17 @@ function aws(o: Obj, path: string): AwsEndpointConfig {
   return out;
 }
 
-export function parseSealConfig(value: unknown): Readonly<SealConfig> {
+/**
+ * `environment` is CHAPERONE_ENV: under "production" the file must be in production mode too (or name no
+ * mode, which then means production), so a development file cannot slip into a production deployment.
+ */
+export function parseSealConfig(value: unknown, options: { environment?: Environment } = {}): Readonly<SealConfig> {
   const root = obj(value, 'config', ['mode', 'spoolDir', 'redis', 'database', 's3', 'kms', 'keyRoot', 'signer', 'worker', 'encryption', 'log']);
-  const mode = root.mode ?? 'development';
+  const mode = root.mode ?? (options.environment === 'production' ? 'production' : 'development');
   if (mode !== 'development' && mode !== 'production') throw invalid('mode', 'must be "development" or "production"');
+  if (options.environment === 'production' && mode !== 'production') {
+    throw refused('mode', 'CHAPERONE_ENV=production runs the pipeline in production mode only: set "mode": "production" (or remove "mode")');
+  }
   const redis = obj(root.redis, 'redis', ['url', 'prefix']);
   const database = obj(root.database, 'database', ['url']);
   const s3 = obj(root.s3, 's3', ['bucket', 'region', 'endpoint', 'credentials', 'forcePathStyle', 'checksums', 'partSizeMiB', 'queueSize', 'sseKmsKeyId', 'requireSse']);
@@ -174,6 +184,14 @@ export function parseSealConfig(value: unknown): Readonly<SealConfig> {
     if (config.s3.checksums !== 'when-supported') throw refused('s3.checksums', 'production keeps S3 integrity checksums on ("when-supported")');
     for (const [field, endpoint] of [['s3.endpoint', config.s3.endpoint], ['kms.endpoint', config.kms?.endpoint]] as const) {
       if (endpoint && !endpoint.startsWith('https://')) throw refused(field, 'must be https in production');
+      // s3rver, the KMS double and other stand-ins listen on loopback; production uses AWS (or a VPC endpoint).
+      if (endpoint && isLocalEndpoint(endpoint)) throw refused(field, 'a loopback endpoint is a local stand-in (s3rver, a KMS double): remove it (the regional AWS endpoint) or set your VPC endpoint');
+    }
+    try {
+      refuseDevelopmentDataStores({ redis: ['redis.url', config.redis.url], postgres: ['database.url', config.database.url] });
+    } catch (error) {
+      if (error instanceof ConfigError) throw refused(error.field, error.fix);
+      throw error;
     }
     if (config.s3.credentials || config.kms?.credentials) throw refused(config.s3.credentials ? 's3.credentials' : 'kms.credentials', 'static credentials are for development; production uses the default credential chain (IAM role)');
   }
@@ -188,23 +206,12 @@ function deepFreeze<T>(value: T): Readonly<T> {
   return value;
 }
 
-/** Reads the JSON configuration named by CHAPERONE_SEAL_CONFIG. */
+/** Reads the JSON configuration named by CHAPERONE_SEAL_CONFIG, under CHAPERONE_ENV (ops/config-source.ts). */
 export async function loadSealConfig(env: NodeJS.ProcessEnv = process.env): Promise<Readonly<SealConfig>> {
+  const environment = environmentOf(env[ENVIRONMENT_VARIABLE]);
   const path = env.CHAPERONE_SEAL_CONFIG;
-  if (!path) throw invalid('CHAPERONE_SEAL_CONFIG', 'must name the pipeline configuration file (JSON)');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw invalid('CHAPERONE_SEAL_CONFIG', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw invalid('CHAPERONE_SEAL_CONFIG', `${path} is not JSON: ${(error as Error).message}`);
-  }
-  return parseSealConfig(parsed);
+  if (!path) throw new ConfigError('CHAPERONE_SEAL_CONFIG', 'is not set', 'set it to the pipeline configuration file (JSON)');
+  return parseSealConfig(readJsonConfigFile('CHAPERONE_SEAL_CONFIG', path), { environment });
 }
 
 /** Development key files are created on first use (0600); production never reads local key files. */

@@ -57,19 +57,8 @@ export class SealRequestError extends SealError {
   }
 }
 
-export type ConfigErrorCode = 'CHAP_CONFIG_INVALID' | 'CHAP_CONFIG_REFUSED_IN_PRODUCTION';
-
-/** Configuration refused at start: the service does not run with it (never repaired silently). */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly code: ConfigErrorCode,
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${code} ${field}: ${message}`);
-  }
-}
+/** Configuration refused at start (ops/config-source.ts, shared by every service): names the field and the fix. */
+export { ConfigError, type ConfigErrorCode } from '../ops/config-source.js';
 
 const KMS_PERMANENT: Record<string, [SealErrorCode, string]> = {
   AccessDeniedException: ['CHAP_SEAL_KMS_ACCESS_DENIED', 'grant the pipeline role kms:GenerateDataKey, kms:Decrypt (and kms:Sign for manifests) on the key, then retry the recording'],

@@ -1,4 +1,5 @@
-import { pino, type DestinationStream } from 'pino';
+import type { DestinationStream } from 'pino';
+import { createServiceLogger, REDACT_PATHS } from '../ops/logger.js';
 
 /**
  * The pipeline's logging seam: pino-shaped (context object first, short lowercase message second), one
@@ -14,40 +15,11 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
-export const REDACTED_PATHS: readonly string[] = [
-  'plaintext',
-  '*.plaintext',
-  'key',
-  '*.key',
-  'dataKey',
-  '*.dataKey',
-  'wrappedKey',
-  '*.wrappedKey',
-  'secretAccessKey',
-  '*.secretAccessKey',
-  'credentials',
-  '*.credentials',
-  'displayName',
-  '*.displayName',
-  'name',
-  '*.name',
-  'password',
-  '*.password',
-  'authorization',
-  '*.authorization',
-];
+/** The shared redaction list (ops/logger.ts): one list for every service. */
+export const REDACTED_PATHS: readonly string[] = REDACT_PATHS;
 
 export function createLogger(options: { level?: string; destination?: DestinationStream; bindings?: Record<string, unknown> } = {}): Logger {
-  const logger = pino(
-    {
-      level: options.level ?? 'info',
-      base: { service: 'chaperone-pipeline', ...(options.bindings ?? {}) },
-      redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-    },
-    options.destination,
-  );
-  return logger as unknown as Logger;
+  return createServiceLogger('chaperone-pipeline', options) as unknown as Logger;
 }
 
 export const silentLogger: Logger = {

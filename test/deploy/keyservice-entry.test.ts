@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const start = (env: Record<string, string>) => {
-  const result = spawnSync(process.execPath, [bundle], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', KEYSERVICE_PORT: '0', ...env }, timeout: 20_000 });
+  const result = spawnSync(process.execPath, [bundle], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', KEYSERVICE_PORT: '0', CHAPERONE_OPS_PORT: '0', ...env }, timeout: 20_000 });
   return { status: result.status, stderr: result.stderr };
 };
 
@@ -34,28 +34,33 @@ const production = () => ({
   KEYSERVICE_TOKEN_AUDIENCE: 'chaperone',
 });
 
+/**
+ * The process entry only reports what the configuration (keyservice/main.ts) refuses; each refusal is
+ * tested there. Here: that a refusal stops the bundled process with exit 2 and the setting and fix named.
+ */
+
 describe('key service process entry (deploy/keyservice.ts)', () => {
   test('a bad setting stops it with exit 2, naming the variable', () => {
-    expect(start({ KEYSERVICE_PORT: 'eighty' })).toEqual({ status: 2, stderr: 'keyservice: refusing to start: KEYSERVICE_PORT: must be an integer\n' });
+    expect(start({ KEYSERVICE_PORT: 'eighty' })).toEqual({ status: 2, stderr: 'keyservice: refusing to start: KEYSERVICE_PORT: is not an integer from 0 to 65535; set an integer from 0 to 65535 (default 8443)\n' });
   });
 
   test('production refuses the development token issuer', () => {
     const result = start({ CHAPERONE_ENV: 'production', KEYSERVICE_DEV_TOKEN_SECRET_FILE: join(dir, 'dev-secret') });
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/^keyservice: refusing to start: KEYSERVICE_DEV_TOKEN_SECRET_FILE: the development token issuer is refused when CHAPERONE_ENV=production/);
+    expect(result.stderr).toMatch(/^keyservice: refusing to start: KEYSERVICE_DEV_TOKEN_SECRET_FILE: the development token issuer \(HS256 shared secret\) is a development default, refused when CHAPERONE_ENV=production; unset it and set KEYSERVICE_TOKEN_JWKS_URL/);
   });
 
   test('production refuses an in-memory or file signing key for the external sender', () => {
     const ephemeral = start(production());
     expect(ephemeral.status).toBe(2);
-    expect(ephemeral.stderr).toMatch(/^keyservice: refusing to start: KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID: production signs with a KMS key/);
+    expect(ephemeral.stderr).toMatch(/^keyservice: refusing to start: KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID: an in-memory external-sender signing key is a development default, refused when CHAPERONE_ENV=production; set KEYSERVICE_EXTERNAL_SENDER_KMS_KEY_ID to an AWS KMS key/);
     const file = start({ ...production(), KEYSERVICE_EXTERNAL_SENDER_KEY_FILE: join(dir, 'spki.pem') });
     expect(file.status).toBe(2);
-    expect(file.stderr).toMatch(/^keyservice: refusing to start: KEYSERVICE_EXTERNAL_SENDER_KEY_FILE: production signs with a KMS key/);
+    expect(file.stderr).toMatch(/^keyservice: refusing to start: KEYSERVICE_EXTERNAL_SENDER_KEY_FILE: a local external-sender signing key file is a development default/);
   });
 
   test('an unknown CHAPERONE_ENV is refused rather than treated as development', () => {
     const result = start({ CHAPERONE_ENV: 'prod', KEYSERVICE_DEV_TOKEN_SECRET_FILE: join(dir, 'dev-secret') });
-    expect(result).toEqual({ status: 2, stderr: 'keyservice: refusing to start: CHAPERONE_ENV: must be "production" or "development"\n' });
+    expect(result).toEqual({ status: 2, stderr: 'keyservice: refusing to start: CHAPERONE_ENV: is neither "production" nor "development"; set CHAPERONE_ENV=production or CHAPERONE_ENV=development\n' });
   });
 });

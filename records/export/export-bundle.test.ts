@@ -139,7 +139,7 @@ describe('export bundle (right of access): verifiable with sha256sum and openssl
     await writeFile(join(bundle, 'manifest-statement.json'), (await readFile(join(bundle, 'manifest-statement.json'), 'utf8')).replace(/"manifestSha256":"./, '"manifestSha256":"0'));
     await expect(sh(bundle, signatureStep!)).rejects.toThrow();
     const enc = await readFile(join(dir, 'bundle.tar.enc'));
-    enc[enc.length - 40] ^= 1;
+    enc[enc.length - 40] = enc[enc.length - 40]! ^ 1;
     await writeFile(join(dir, 'bundle.tar.enc'), enc);
     await expect(sh(dir, steps.slice(0, 4).join('\n'))).rejects.toThrow();
 

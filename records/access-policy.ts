@@ -160,3 +160,10 @@ export async function loadTrackFacts(db: Queryable, recordingId: string, trackId
   const { rows } = await db.query<{ participant_id: string }>('select participant_id from recording_tracks where recording_id = $1 and track_id = $2', [recordingId, trackId]);
   return rows[0] ? { recordingId, trackId, participantId: rows[0].participant_id } : undefined;
 }
+
+/** Care team assignments of a room are set and revoked by records officers only. */
+export function authorizeCareTeamChange(principal: Principal, roomId: string): AccessDecision {
+  if (principal.role !== 'records-officer') return refuse('role-not-permitted', `a ${principal.role} may not change care team assignments`);
+  if (principal.room !== undefined && principal.room !== roomId) return refuse('wrong-room', 'the token is scoped to another room');
+  return ALLOW;
+}

@@ -1,6 +1,10 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
+import { auditCommand } from './audit.js';
+import { deleteCommand } from './delete.js';
+import { exportCommand } from './export.js';
+import { holdPlaceCommand, holdReleaseCommand } from './hold.js';
 import { resealCommand } from './reseal.js';
 import { verifyCommand } from './verify.js';
 
@@ -11,6 +15,11 @@ import { verifyCommand } from './verify.js';
 export const COMMANDS: readonly CliCommand[] = [
   verifyCommand,
   resealCommand,
+  exportCommand,
+  holdPlaceCommand,
+  holdReleaseCommand,
+  deleteCommand,
+  auditCommand,
 ];
 
 function usage(io: CliIo): void {

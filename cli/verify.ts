@@ -1,4 +1,5 @@
 import { ID_PATTERN } from '../queue/jobs.js';
+import { deletedParts } from '../records/lifecycle/tombstone.js';
 import { verifyRecording, type VerifyProgress, type VerifyReport } from '../queue/verify-recording.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
 import { cliActor, openCliSealServices } from './seal-services.js';
@@ -36,7 +37,7 @@ function progressPrinter(io: CliIo): (p: VerifyProgress) => void {
 }
 
 export function formatReport(report: VerifyReport): string {
-  const lines = [`recording ${report.recordingId}: ${report.ok ? 'VERIFIED' : 'FAILED'}`];
+  const lines = [`recording ${report.recordingId}: ${report.ok ? 'VERIFIED' : 'FAILED'}${report.deleted ? ` — DELETED (deletion ${report.deleted.deletionId}, ${new Date(report.deleted.deletedAtMs).toISOString()}): its objects are confirmed gone` : ''}`];
   if (report.state) lines.push(`  state: ${report.state}`);
   const m = report.manifest;
   if (report.state === 'sealed') {
@@ -47,7 +48,9 @@ export function formatReport(report: VerifyReport): string {
   }
   if (report.segments.length > 0) lines.push('  segments:');
   for (const s of report.segments) {
-    lines.push(`    ${s.ok ? 'ok  ' : 'FAIL'}  track ${s.trackId} segment ${s.segmentNo}  ${mib(s.plaintextBytes)}  ${s.objectKey}`);
+    if (s.deleted) {
+      lines.push(`    ${s.ok ? 'del ' : 'FAIL'}  track ${s.trackId} segment ${s.segmentNo}  deleted per tombstone ${s.deleted.deletionId} (${new Date(s.deleted.deletedAtMs).toISOString()})${s.ok ? '; object gone' : ''}`);
+    } else lines.push(`    ${s.ok ? 'ok  ' : 'FAIL'}  track ${s.trackId} segment ${s.segmentNo}  ${mib(s.plaintextBytes)}  ${s.objectKey}`);
     for (const problem of s.problems) lines.push(`          - ${problem}`);
   }
   for (const problem of report.problems) lines.push(`  problem: ${problem}`);
@@ -90,6 +93,8 @@ export const verifyCommand: CliCommand = {
           keyRoot: services.keyRoot,
           trustedSignerKeys: [await services.signer.publicKeySpki()],
           auditActor: cliActor(),
+          // Deleted tracks (or a deleted recording) are reported as deleted per their tombstone, not failed.
+          deletions: (id) => deletedParts(services.pool, id),
         },
         recordingId,
         progressPrinter(io),

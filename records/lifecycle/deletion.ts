@@ -4,6 +4,7 @@ import { appendAudit } from '../../audit/index.js';
 import { sha256Hex } from '../../queue/canonical-json.js';
 import { destroyRecordingKey, destroyTrackKey } from '../../queue/keys/data-keys.js';
 import type { Logger } from '../../queue/logger.js';
+import { listDerivatives } from '../derivatives.js';
 import { auditActor, type Principal } from '../principal.js';
 import { requireAllowed } from './authorization.js';
 import type { Clock } from './clock.js';
@@ -66,7 +67,7 @@ export interface DeletionDeps {
   purge: PurgeTarget;
   clock: Clock;
   logger: Logger;
-  /** The recording's derivatives (records/derivatives.ts listDerivatives); none when not given. */
+  /** The recording's derivatives; default: records/derivatives.ts listDerivatives (every state). */
   derivatives?: (db: pg.Pool, recordingId: string) => Promise<readonly DerivativeObject[]>;
 }
 
@@ -203,6 +204,11 @@ async function destroyKeys(deps: DeletionDeps, deletion: Deletion): Promise<void
   await destroyRecordingKey(deps.pool, deletion.recordingId, actor);
 }
 
+/** Every derivative the catalog holds for the recording, whatever its state (a failed render may have left an object). */
+async function catalogDerivatives(db: pg.Pool, recordingId: string): Promise<DerivativeObject[]> {
+  return (await listDerivatives(db, recordingId)).map((d) => ({ derivativeId: d.derivativeId, objectKey: d.objectKey, sourceTrackIds: [...new Set(d.sources.map((s) => s.trackId))] }));
+}
+
 export interface PurgeReport {
   versions: 'listed' | 'unlistable';
   removed: RemovedObject[];
@@ -215,7 +221,7 @@ async function purgeStored(deps: DeletionDeps, deletion: Deletion): Promise<Purg
     `select object_key from recording_segments where recording_id = $1 and ($2::text is null or track_id = $2) and object_key is not null`,
     [recordingId, trackId ?? null],
   );
-  const derivatives = ((await deps.derivatives?.(deps.pool, recordingId)) ?? []).filter(
+  const derivatives = (await (deps.derivatives ?? catalogDerivatives)(deps.pool, recordingId)).filter(
     (d) => deletion.scope === 'recording' || d.sourceTrackIds.length === 0 || d.sourceTrackIds.includes(trackId!),
   );
   const exact = new Set<string>(segments.map((s) => s.object_key!));

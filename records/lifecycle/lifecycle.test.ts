@@ -1,11 +1,15 @@
 import { jest } from '@jest/globals';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readAudit, verifyAuditChain } from '../../audit/index.js';
 import { listDataKeys } from '../../queue/keys/data-keys.js';
 import { decryptBytes, getObjectBytes, listObjectKeys } from '../../queue/testing/inspect.js';
 import { testMedia } from '../../queue/testing/media.js';
 import { startSealTestStack, type SealTestStack } from '../../queue/testing/stack.js';
 import { verifyRecording } from '../../queue/verify-recording.js';
+import { createGalleryDerivative, listDerivatives } from '../derivatives.js';
 import { principalFromToken, servicePrincipal, type Principal } from '../principal.js';
 import { ManualClock } from './clock.js';
 import { deleteOnRequest, getDeletion, listDeletions, resumeOpenDeletions, runDeletion, requestDeletion, type DeletionDeps } from './deletion.js';
@@ -101,6 +105,28 @@ describe('records lifecycle: legal hold, deletion, retention (real PostgreSQL, R
     // Asking again changes nothing; the tombstone cannot be altered.
     expect(await deleteOnRequest(deps, officer, { recordingId: id, trackId: 't01-video', reasonCode: 'patient-request', reason: REASON })).toMatchObject({ deletionId: deletion.deletionId, state: 'completed' });
     await expect(stack.pool.query(`update recording_tombstones set reason_code = 'x' where deletion_id = $1`, [deletion.deletionId])).rejects.toMatchObject({ code: 'CHA01' });
+  });
+
+  test('deleting a track removes every derivative made from it (object purged, catalog row marked deleted, listed in the tombstone)', async () => {
+    const { recording } = await seal.seal();
+    const id = recording.recordingId;
+    const workDir = await mkdtemp(join(tmpdir(), 'chaperone-derivative-'));
+    try {
+      const derivative = await createGalleryDerivative(
+        { pool: stack.pool, store: seal.services.store, keyRoot: seal.services.keyRoot, signer: seal.services.signer, trustedSignerKeys: [await seal.services.signer.publicKeySpki()], workDir, frameLengthBytes: 1024 * 1024 },
+        officer,
+        id,
+      );
+      expect(await listObjectKeys(stack.s3Client(), stack.bucket, derivative.objectKey)).toEqual([derivative.objectKey]);
+      const deletion = await deleteOnRequest(deps, officer, { recordingId: id, trackId: 't02-audio', reasonCode: 'patient-request', reason: REASON });
+      expect(await listObjectKeys(stack.s3Client(), stack.bucket, `recordings/${id}/derivatives/`)).toEqual([]);
+      expect((await listDerivatives(stack.pool, id)).map((d) => [d.derivativeId, d.state])).toEqual([[derivative.derivativeId, 'deleted']]);
+      const [tombstone] = await listTombstones(stack.pool, id);
+      expect(tombstone).toMatchObject({ deletionId: deletion.deletionId, content: { derivativesRemoved: [derivative.derivativeId] } });
+      expect(tombstone!.content.objectsRemoved.map((o) => o.key).sort()).toEqual([derivative.objectKey, `recordings/${id}/t02-audio/001.esdk`].sort());
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
   });
 
   test('a production purge refuses an endpoint that cannot list object versions, before removing anything', async () => {

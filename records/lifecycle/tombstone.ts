@@ -152,6 +152,10 @@ export async function writeTombstone(db: pg.PoolClient, deletionId: string, nowM
     ],
   );
   await db.query(`update recording_deletions set state = 'completed', completed_at_ms = $2, last_error = null where deletion_id = $1 and state = 'objects-purged'`, [deletionId, nowMs]);
+  // The derivatives' objects are gone; their catalog rows say so (records/derivatives.ts refuses to play them).
+  if (report.derivatives.length) {
+    await db.query(`update recording_derivatives set state = 'deleted', deleted_at = now() where derivative_id = any($1) and state <> 'deleted'`, [report.derivatives]);
+  }
   await appendAudit(db, {
     event: d.scope === 'recording' ? 'recording.deleted' : 'recording.track-deleted',
     actor: { role: d.requested_by_role as string, id: d.requested_by_id as string },

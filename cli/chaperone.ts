@@ -5,6 +5,7 @@ import { auditCommand } from './audit.js';
 import { deleteCommand } from './delete.js';
 import { exportCommand } from './export.js';
 import { holdPlaceCommand, holdReleaseCommand } from './hold.js';
+import { listCommand } from './list.js';
 import { resealCommand } from './reseal.js';
 import { verifyCommand } from './verify.js';
 
@@ -13,6 +14,7 @@ import { verifyCommand } from './verify.js';
  * by adding it to COMMANDS.
  */
 export const COMMANDS: readonly CliCommand[] = [
+  listCommand,
   verifyCommand,
   resealCommand,
   exportCommand,

@@ -1,0 +1,116 @@
+import { jest } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { readAudit } from '../audit/index.js';
+import { runChaperone } from '../cli/chaperone.js';
+import { issueDevToken, type PlatformRole } from '../keyservice/tokens.js';
+import { silentLogger } from '../queue/logger.js';
+import { testMedia, type SpoolFixture } from '../queue/testing/media.js';
+import { startSealTestStack, type SealTestStack } from '../queue/testing/stack.js';
+import { recordsConfigFromEnv } from './config.js';
+import { startRecordsService, type RecordsService } from './service.js';
+import { sealedFixture } from './testing/seal-directly.js';
+
+jest.setTimeout(120_000);
+
+/**
+ * The records service as deployed (configuration from the environment, the pipeline's configuration file,
+ * its own port) and `chaperone list` as records staff run it (platform token file, the same file).
+ */
+describe('records service entry and chaperone list', () => {
+  let stack: SealTestStack;
+  let dir: string;
+  let fixture: SpoolFixture;
+  let secretFile: string;
+  let secret: Buffer;
+  let sealConfig: string;
+  let service: RecordsService | undefined;
+
+  const tokenFile = async (role: PlatformRole, sub: string, audience?: string, room?: string) => {
+    const file = join(dir, `${sub}-${audience ?? 'default'}.jwt`);
+    await writeFile(file, await issueDevToken(secret, { sub, role, ...(room ? { room } : {}) }, audience ? { audience } : {}));
+    return file;
+  };
+
+  beforeAll(async () => {
+    [stack] = await Promise.all([startSealTestStack(), testMedia()]);
+    dir = await mkdtemp(join(tmpdir(), 'chaperone-records-entry-'));
+    secret = randomBytes(24);
+    secret = Buffer.from(secret.toString('hex')); // printable: the CLI's verifier reads the file as text
+    secretFile = join(dir, 'dev-secret');
+    await writeFile(secretFile, secret);
+    sealConfig = join(dir, 'seal.json');
+    await writeFile(
+      sealConfig,
+      JSON.stringify({
+        mode: 'development',
+        spoolDir: stack.spoolDir,
+        redis: { url: stack.redis.url },
+        database: { url: stack.postgres.url },
+        s3: { ...stack.s3.clientConfig, requestChecksumCalculation: undefined, responseChecksumValidation: undefined, checksums: 'when-required', bucket: stack.bucket },
+        kms: { region: stack.kms.region, endpoint: stack.kms.endpoint, credentials: stack.kms.credentials },
+        keyRoot: { kind: 'aws-kms', keyId: stack.rootKeyArn },
+        signer: { kind: 'aws-kms', keyId: stack.signingKeyArn },
+      }),
+    );
+    fixture = await sealedFixture(stack.services(), stack.spoolDir);
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.close();
+    await stack?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the service starts from its environment, serves the catalog to a records officer, and closes', async () => {
+    const env = { CHAPERONE_SEAL_CONFIG: sealConfig, CHAPERONE_RECORDS_DEV_TOKEN_SECRET_FILE: secretFile, CHAPERONE_RECORDS_PORT: '0', CHAPERONE_RECORDS_WORK_DIR: join(dir, 'work') };
+    service = await startRecordsService(recordsConfigFromEnv(env), env, silentLogger);
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    const token = await issueDevToken(secret, { sub: 'ro-1', role: 'records-officer' }, { audience: 'chaperone-records' });
+    const listed = await fetch(`${service.url}/v1/recordings`, { headers: { authorization: `Bearer ${token}` } });
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { recordings: Array<{ recordingId: string }> }).recordings.map((r) => r.recordingId)).toEqual([fixture.request.recordingId]);
+    await service.close();
+    service = undefined;
+  });
+
+  test('chaperone list: role-scoped rows, JSON, refusals that say what to do, audited', async () => {
+    const cli = async (env: NodeJS.ProcessEnv, ...args: string[]) => {
+      let out = '';
+      let err = '';
+      const stdout = new Writable({ write: (c, _e, cb) => ((out += c), cb()) });
+      const stderr = new Writable({ write: (c, _e, cb) => ((err += c), cb()) });
+      const code = await runChaperone(args, { stdout, stderr, env });
+      return { code, out, err };
+    };
+    const base = { CHAPERONE_SEAL_CONFIG: sealConfig, RECORDS_DEV_TOKEN_SECRET_FILE: secretFile };
+    const id = fixture.request.recordingId;
+
+    const officer = await cli({ ...base, CHAPERONE_STAFF_TOKEN_FILE: await tokenFile('records-officer', 'ro-cli') }, 'list');
+    expect(officer.code).toBe(0);
+    const rows = officer.out.trim().split('\n');
+    expect(rows[0]).toBe('recording\troom\tstate\tstarted\tlength\tplayback\ttracks');
+    expect(rows[1]!.split('\t')).toEqual([id, 'room-telehealth-42', 'sealed', new Date(fixture.request.startedAtMs).toISOString(), '10s', 'playable', 't01-video,t02-audio']);
+
+    const patient = await cli({ ...base, CHAPERONE_STAFF_TOKEN_FILE: await tokenFile('patient', 'patient-7f3a9c', undefined, 'room-telehealth-42') }, 'list', '--json');
+    expect(patient.code).toBe(0);
+    const body = JSON.parse(patient.out) as { recordings: Array<{ tracks: Array<{ trackId: string }> }> };
+    expect(body.recordings[0]!.tracks.map((t) => t.trackId)).toEqual(['t01-video']);
+    expect(JSON.parse((await cli({ ...base, CHAPERONE_STAFF_TOKEN_FILE: await tokenFile('records-officer', 'ro-cli') }, 'list', '--room', 'room-b', '--json')).out).recordings).toEqual([]);
+
+    const operator = await cli({ ...base, CHAPERONE_STAFF_TOKEN_FILE: await tokenFile('operator', 'op-cli') }, 'list');
+    expect(operator.code).toBe(1);
+    expect(operator.err).toMatch(/^chaperone list: forbidden — a operator may not list recordings/);
+    expect((await cli({ ...base }, 'list')).err).toMatch(/who is asking\? give your platform token with --token-file/);
+    const bad = await cli({ ...base, CHAPERONE_STAFF_TOKEN_FILE: await tokenFile('records-officer', 'ro-cli') }, 'list', '--from', 'yesterday');
+    expect([bad.code, bad.err.split('\n')[0]]).toEqual([2, 'chaperone list: --from must be epoch milliseconds or an ISO 8601 UTC time (2026-11-23T10:00:00Z)']);
+    expect((await cli(base, 'list', '--colour', 'red')).code).toBe(2);
+
+    const events = await readAudit(stack.pool, { limit: 5000 });
+    expect(events.some((e) => e.event === 'records.listed' && e.actorId === 'ro-cli' && e.details.via === 'cli' && e.details.results === 1)).toBe(true);
+    expect(events.some((e) => e.event === 'records.listed' && e.outcome === 'refused' && e.actorId === 'op-cli')).toBe(true);
+  });
+});

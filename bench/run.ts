@@ -21,7 +21,7 @@ interface BenchModule {
   run(context: BenchContext): Promise<unknown>;
 }
 
-const BENCHES: readonly string[] = ['sframe', 'recorder', 'consent', 'seal'];
+const BENCHES: readonly string[] = ['sframe', 'recorder', 'consent', 'seal', 'playback'];
 
 const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 const [name, ...args] = process.argv.slice(2);

@@ -1,0 +1,297 @@
+// Playback benchmark: `npm run bench -- playback [--mib=512] [--runs=3]`. Seals one synthetic track of that
+// size with the pipeline's own steps (KMS key root and manifest signer on the KMS double, s3rver in a child
+// process on tmpfs), starts the records service from its real entry point (records/main.ts, development
+// mode) in a child process of its own, and plays the track through the real HTTP endpoint with curl:
+// playback token → session → GET of the whole media, repeated `runs` times.
+//
+//   ttfb_ms      median time from request to first byte of a full playback (curl time_starttransfer):
+//                header checks, key unwrap, the first frames through decryption and both hashes, and the
+//                8 MiB hold-back window filled (verified-stream.ts).
+//   mibps        median size / total time of a full playback (the whole object decrypted, both SHA-256
+//                verified against the signed manifest before the tail is released).
+//   limit_mibps  the Encryption SDK decrypt alone over the same ciphertext, in memory, in this process:
+//                what playback could reach if S3, hashing and HTTP cost nothing.
+//   ratio        mibps / limit_mibps.
+//   seek_ttfb_ms first byte of `Range: bytes=<half>-`: no ranged decrypt exists, so a seek decrypts (and
+//                hashes) from the start — this is the cost of seeking to the middle.
+//   s3_get_mibps the same object fetched from the S3 stand-in and dropped: what the stand-in allows.
+//
+// bench/run.ts bundles this file and prints the returned report as the last stdout line. The same bundle,
+// started with CHAPERONE_BENCH_ROLE=s3-server or =records, is the s3rver child or the records service.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, statfsSync } from 'node:fs';
+import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import pg from 'pg';
+import { migrate } from '../db/migrate.js';
+import { freePort } from '../devstack/free-port.js';
+import { startKmsDouble } from '../devstack/kms-double/index.js';
+import { startPostgresServer } from '../devstack/postgres-server.js';
+import { startS3Server } from '../devstack/s3-server.js';
+import { issueDevToken } from '../keyservice/tokens.js';
+import { listSegments } from '../queue/catalog.js';
+import { createSealServices, loadSealConfig } from '../queue/config.js';
+import { decryptingStream } from '../queue/envelope.js';
+import { openDataKey } from '../queue/keys/data-keys.js';
+import { silentLogger } from '../queue/logger.js';
+import type { SealRecordingRequest } from '../queue/seal-request.js';
+import { sealSteps } from '../records/testing/seal-directly.js';
+
+export interface BenchContext {
+  readonly repoRoot: string;
+  readonly workDir: string;
+  readonly args: readonly string[];
+  readonly progress: (message: string) => void;
+}
+
+export interface PlaybackBenchReport {
+  bench: 'playback';
+  ttfb_ms: number;
+  mibps: number;
+  limit_mibps: number;
+  ratio: number;
+  seek_ttfb_ms: number;
+  s3_get_mibps: number;
+  bytes: number;
+  runs: number;
+  hold_back_mib: number;
+  s3_on_tmpfs: boolean;
+  mibps_measures: string;
+}
+
+const MiB = 1024 * 1024;
+const execFileAsync = promisify(execFile);
+
+if (process.env.CHAPERONE_BENCH_ROLE === 's3-server') {
+  const s3 = await startS3Server({ port: Number(process.env.CHAPERONE_BENCH_S3_PORT), dir: process.env.CHAPERONE_BENCH_S3_DIR! });
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => {
+    void s3.stop().finally(() => process.exit(0));
+  });
+} else if (process.env.CHAPERONE_BENCH_ROLE === 'records') {
+  // The production entry point, configured by its environment.
+  await import('../records/main.js');
+}
+
+function numberArg(args: readonly string[], name: string, fallback: number, min: number, max: number): number {
+  const raw = args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`--${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+async function writeSynthetic(path: string, bytes: number): Promise<void> {
+  const block = randomBytes(16 * MiB);
+  const out = createWriteStream(path, { highWaterMark: 16 * MiB });
+  for (let written = 0, n = 0; written < bytes; n++) {
+    const length = Math.min(block.length, bytes - written);
+    block.writeUInt32BE(n, (n * 4096) % (block.length - 4));
+    if (!out.write(Buffer.from(block.subarray(0, length)))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+    written += length;
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  const handle = await open(path, 'r+');
+  await handle.sync();
+  await handle.close();
+}
+
+async function startChild(role: string, env: Record<string, string>, ready: (line: string) => boolean): Promise<ChildProcess> {
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, [self], { env: { ...process.env, ...env, CHAPERONE_BENCH_ROLE: role }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => ready(line) && resolve());
+    child.once('exit', (code) => reject(new Error(`${role} child exited (${code}) before it was ready`)));
+  });
+  return child;
+}
+
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
+  const sizeMib = numberArg(context.args, 'mib', 512, 16, 8192);
+  const runs = numberArg(context.args, 'runs', 3, 1, 20);
+  const bytes = sizeMib * MiB;
+  const dir = join(context.workDir, 'playback');
+  await rm(dir, { recursive: true, force: true });
+  let tmpfs = false;
+  try {
+    const fs = statfsSync('/dev/shm');
+    tmpfs = fs.bavail * fs.bsize > 2.5 * bytes;
+  } catch {
+    tmpfs = false;
+  }
+  const s3Dir = tmpfs ? join('/dev/shm', `chaperone-bench-playback-${process.pid}`) : join(dir, 's3');
+  const spoolDir = join(dir, 'spool');
+  await mkdir(spoolDir, { recursive: true });
+  await mkdir(s3Dir, { recursive: true });
+
+  context.progress(`starting PostgreSQL, the KMS double and s3rver (child process, ${tmpfs ? 'tmpfs' : 'disk'})`);
+  const s3Port = await freePort();
+  const [postgres, kms, s3Child] = await Promise.all([
+    freePort().then((port) => startPostgresServer({ port })),
+    freePort().then((port) => startKmsDouble({ port })),
+    startChild('s3-server', { CHAPERONE_BENCH_S3_PORT: String(s3Port), CHAPERONE_BENCH_S3_DIR: s3Dir }, (line) => line === 'ready'),
+  ]);
+  const kmsClient = new KMSClient({ endpoint: kms.endpoint, region: kms.region, credentials: kms.credentials });
+  let records: ChildProcess | undefined;
+  let closeServices: (() => Promise<void>) | undefined;
+  try {
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    await migrate(client, join(context.repoRoot, 'db', 'migrations')).finally(() => client.end());
+    const root = await kmsClient.send(new CreateKeyCommand({ Description: 'bench root' }));
+    const signing = await kmsClient.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }));
+    const configFile = join(dir, 'seal-config.json');
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        mode: 'development',
+        spoolDir,
+        redis: { url: 'redis://127.0.0.1:1' }, // not used by the records service or by sealing in-process
+        database: { url: postgres.url },
+        s3: { bucket: 'chaperone-recordings', region: 'us-east-1', endpoint: `http://127.0.0.1:${s3Port}`, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, forcePathStyle: true, checksums: 'when-required', partSizeMiB: 8, queueSize: 2 },
+        kms: { region: kms.region, endpoint: kms.endpoint, credentials: kms.credentials },
+        keyRoot: { kind: 'aws-kms', keyId: root.KeyMetadata!.Arn! },
+        signer: { kind: 'aws-kms', keyId: signing.KeyMetadata!.Arn! },
+        log: { level: 'error' },
+      }),
+    );
+    const built = await createSealServices(await loadSealConfig({ CHAPERONE_SEAL_CONFIG: configFile }), { logger: silentLogger });
+    closeServices = () => built.close();
+    const services = built.services;
+
+    const recordingId = `bench-playback-${process.pid}`;
+    await mkdir(join(spoolDir, recordingId), { recursive: true, mode: 0o700 });
+    context.progress(`writing a ${sizeMib} MiB synthetic track and sealing it (hash, encrypt, upload, verify, sign)`);
+    await writeSynthetic(join(spoolDir, recordingId, 't01-video-s01.webm'), bytes);
+    const t0 = Date.now() - 3_600_000;
+    const request: SealRecordingRequest = {
+      recordingId,
+      roomId: 'room-bench',
+      recorderId: 'recorder-bench',
+      policy: { policyId: 'policy-bench', policyVersion: 1, purpose: 'medical-record', retentionDays: 30, part2: false },
+      consentRefs: ['consent-bench'],
+      startedAtMs: t0,
+      endedAtMs: t0 + 600_000,
+      tracks: [
+        {
+          trackId: 't01-video',
+          participantId: 'patient-bench',
+          kind: 'video',
+          codec: 'vp8',
+          startedAtMs: t0,
+          endedAtMs: t0 + 600_000,
+          framesReceived: 18_000,
+          framesWritten: 18_000,
+          decryptFailures: 0,
+          gaps: [],
+          segments: [{ file: 't01-video-s01.webm', startedAtMs: t0, endedAtMs: t0 + 600_000, durationMs: 600_000, framesReceived: 18_000, framesWritten: 18_000, gaps: [] }],
+        },
+      ],
+    };
+    await sealSteps(services, request);
+    const [segment] = await listSegments(services.pool, recordingId);
+
+    context.progress('measuring the limit: Encryption SDK decrypt alone of the same object, in memory');
+    const got = await services.store.getStream(segment!.objectKey!);
+    const s3Start = performance.now();
+    const chunks: Buffer[] = [];
+    for await (const chunk of got.body as AsyncIterable<Buffer>) chunks.push(chunk);
+    const s3GetMibps = bytes / MiB / ((performance.now() - s3Start) / 1000);
+    const ciphertext = Buffer.concat(chunks);
+    chunks.length = 0;
+    let limitMibps = 0;
+    for (let i = 0; i < 2; i++) {
+      // A fresh key object per pass, as each playback opens its own (the keyring keeps the key buffer).
+      const key = await openDataKey(services.pool, services.keyRoot, segment!.keyRef!);
+      try {
+        const start = performance.now();
+        const feed = Readable.from((function* () {
+          for (let offset = 0; offset < ciphertext.length; offset += MiB) yield ciphertext.subarray(offset, offset + MiB);
+        })());
+        await pipeline(feed, decryptingStream(key), new Writable({ write: (_c, _e, cb) => cb() }));
+        limitMibps = Math.max(limitMibps, bytes / MiB / ((performance.now() - start) / 1000));
+      } finally {
+        key.dispose();
+      }
+    }
+    // Sanity: GetObject returned what was sealed.
+    if (ciphertext.length !== segment!.ciphertextBytes) throw new Error('the stored object has another size than sealed');
+
+    context.progress('starting the records service (records/main.ts) in a child process');
+    const secretFile = join(dir, 'dev-token-secret');
+    const secret = randomBytes(32);
+    await writeFile(secretFile, secret, { mode: 0o600 });
+    const port = await freePort();
+    records = await startChild(
+      'records',
+      { CHAPERONE_SEAL_CONFIG: configFile, CHAPERONE_RECORDS_DEV_TOKEN_SECRET_FILE: secretFile, CHAPERONE_RECORDS_PORT: String(port), CHAPERONE_RECORDS_WORK_DIR: join(dir, 'work'), CHAPERONE_RECORDS_INSECURE_COOKIES: 'true' },
+      (line) => line.includes('records service ready'),
+    );
+    const base = `http://127.0.0.1:${port}`;
+    const bearer = `Bearer ${await issueDevToken(secret, { sub: 'ro-bench', role: 'records-officer' }, { audience: 'chaperone-records' })}`;
+    const issued = await fetch(`${base}/v1/recordings/${recordingId}/tracks/t01-video/segments/1/playback-tokens`, { method: 'POST', headers: { authorization: bearer } });
+    if (issued.status !== 201) throw new Error(`playback token refused: ${issued.status} ${await issued.text()}`);
+    const { token } = (await issued.json()) as { token: string };
+    const opened = await fetch(`${base}/v1/playback/sessions`, { method: 'POST', headers: { authorization: bearer, 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+    if (opened.status !== 201) throw new Error(`playback session refused: ${opened.status} ${await opened.text()}`);
+    const session = (await opened.json()) as { url: string; secret: string };
+    const headerFile = join(dir, 'secret-header');
+    await writeFile(headerFile, `x-chaperone-playback-secret: ${session.secret}\n`, { mode: 0o600 });
+    const curl = async (extra: string[]) => {
+      const { stdout } = await execFileAsync('curl', ['-s', '-o', '/dev/null', '-H', `@${headerFile}`, ...extra, '-w', '%{http_code} %{time_starttransfer} %{time_total} %{size_download}', `${base}${session.url}`]);
+      const [code, ttfb, total, size] = stdout.trim().split(' ');
+      return { code: Number(code), ttfbMs: Number(ttfb) * 1000, totalMs: Number(total) * 1000, size: Number(size) };
+    };
+    const ttfbs: number[] = [];
+    const rates: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const result = await curl([]);
+      if (result.code !== 200 || result.size !== bytes) throw new Error(`playback ${i + 1}: HTTP ${result.code}, ${result.size} of ${bytes} bytes`);
+      ttfbs.push(result.ttfbMs);
+      rates.push(bytes / MiB / (result.totalMs / 1000));
+      context.progress(`full playback ${i + 1}/${runs}: first byte ${round(result.ttfbMs)} ms, ${round(rates[i]!)} MiB/s`);
+    }
+    const seek = await curl(['-H', `Range: bytes=${Math.floor(bytes / 2)}-`]);
+    if (seek.code !== 206 || seek.size !== bytes - Math.floor(bytes / 2)) throw new Error(`seek: HTTP ${seek.code}, ${seek.size} bytes`);
+    const mibps = median(rates);
+    return {
+      bench: 'playback',
+      ttfb_ms: round(median(ttfbs)),
+      mibps: round(mibps),
+      limit_mibps: round(limitMibps),
+      ratio: round(mibps / limitMibps, 3),
+      seek_ttfb_ms: round(seek.ttfbMs),
+      s3_get_mibps: round(s3GetMibps),
+      bytes,
+      runs,
+      hold_back_mib: 8,
+      s3_on_tmpfs: tmpfs,
+      mibps_measures: 'size / curl time_total of a full GET of the media URL: S3 read, ESDK decrypt, ciphertext and plaintext SHA-256 checked against the signed manifest, HTTP to curl',
+    };
+  } finally {
+    await stopChild(records);
+    await closeServices?.();
+    kmsClient.destroy();
+    await stopChild(s3Child);
+    await Promise.all([postgres.stop(), kms.stop()]);
+    await rm(s3Dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -3,6 +3,8 @@ import { SealError } from '../../queue/errors.js';
 import { RecordsError } from '../errors.js';
 import type { RecordsApiDeps, RecordsRoutePlugin } from './context.js';
 import { careTeamRoutes } from './routes/care-team-routes.js';
+import { exportRoutes } from './routes/export-routes.js';
+import { lifecycleRoutes } from './routes/lifecycle-routes.js';
 import { listingRoutes } from './routes/listing-routes.js';
 import { playbackRoutes } from './routes/playback-routes.js';
 
@@ -19,6 +21,8 @@ export const ROUTE_PLUGINS: readonly RecordsRoutePlugin[] = [
   listingRoutes,
   playbackRoutes,
   careTeamRoutes,
+  lifecycleRoutes,
+  exportRoutes,
 ];
 
 export async function buildRecordsApi(deps: RecordsApiDeps): Promise<FastifyInstance> {

@@ -93,4 +93,35 @@ describe('object store against the s3rver launcher', () => {
     expect(Buffer.concat(chunks).equals(body)).toBe(true);
     checksummed.destroy();
   });
+
+  test('part bodies are sent as a signed request with an unsigned payload: no second SHA-256 pass over the bytes', async () => {
+    const seen: Array<{ command: string; contentSha256: string | undefined; signedHeaders: string | undefined }> = [];
+    const watched = new S3Client({ ...s3.clientConfig, maxAttempts: 1 });
+    // After signing (deserialize runs last on the way out): what actually goes on the wire.
+    watched.middlewareStack.add(
+      (next, context) => (args) => {
+        const headers = (args.request as { headers: Record<string, string> }).headers;
+        seen.push({ command: context.commandName!, contentSha256: headers['x-amz-content-sha256'], signedHeaders: /SignedHeaders=([^,]+)/.exec(headers.authorization ?? '')?.[1] });
+        return next(args);
+      },
+      { step: 'deserialize', name: 'watchSignedRequests' },
+    );
+    const watchedStore = new ObjectStore({ client: watched, bucket: s3.buckets[0]!, partSizeBytes: 5 * 1024 * 1024, queueSize: 2, sseKmsKeyId: undefined, requireSse: false, logger: silentLogger });
+    const body = randomBytes(6 * 1024 * 1024);
+    await watchedStore.putStream('unsigned/multipart', Readable.from([body]), {});
+    await watchedStore.putStream('unsigned/small', Readable.from([body.subarray(0, 1000)]), {});
+    const parts = seen.filter((r) => r.command === 'UploadPartCommand' || r.command === 'PutObjectCommand');
+    expect(parts.map((r) => r.command)).toEqual(['UploadPartCommand', 'UploadPartCommand', 'PutObjectCommand']);
+    for (const r of parts) {
+      expect(r.contentSha256).toBe('UNSIGNED-PAYLOAD');
+      expect(r.signedHeaders?.split(';')).toContain('x-amz-content-sha256');
+    }
+    // Other requests keep the SDK's own payload hash.
+    expect(seen.find((r) => r.command === 'CompleteMultipartUploadCommand')?.contentSha256).toMatch(/^[0-9a-f]{64}$/);
+    const { body: stream } = await store.getStream('unsigned/multipart');
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(body)).toBe(true);
+    watched.destroy();
+  });
 });

@@ -22,6 +22,7 @@ await Promise.all([
   build({ ...node, entryPoints: ['deploy/keyservice.ts'], outfile: 'dist/node/keyservice.mjs' }),
   build({ ...node, entryPoints: ['queue/main.ts'], outfile: 'dist/node/pipeline.mjs' }),
   build({ ...node, entryPoints: ['records/main.ts'], outfile: 'dist/node/records.mjs' }),
+  build({ ...node, entryPoints: ['records/lifecycle/main.ts'], outfile: 'dist/node/lifecycle.mjs' }),
 ]);
 // Bundled Node entries resolve db/migrations next to themselves (db/migrate.ts uses import.meta.url).
 await cp('db/migrations', 'dist/node/migrations', { recursive: true });

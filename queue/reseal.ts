@@ -1,7 +1,7 @@
 import { FlowProducer, Queue } from 'bullmq';
 import type pg from 'pg';
 import { appendAudit } from '../audit/index.js';
-import { getRecording, listSegments, type Queryable } from './catalog.js';
+import { getRecording, inTransaction, listSegments, type Queryable } from './catalog.js';
 import { SealError } from './errors.js';
 import { buildSealFlow, DEFAULT_RETRY, type RetryPolicy } from './flow.js';
 import { RECORDING_STEP, SEAL_QUEUES, SEGMENT_STEPS, recordingJobId, segmentJobId } from './jobs.js';
@@ -85,31 +85,23 @@ export async function resealRecording(deps: ResealDeps, recordingId: string): Pr
     for (const { queue, id } of jobIds) if (await queue.getJob(id)) left.push(id);
     if (left.length > 0) throw new SealError('CHAP_SEAL_BUSY', `jobs ${left.join(', ')} of recording ${recordingId} could not be removed (locked by a worker); try again shortly`, false);
 
-    const client = await deps.pool.connect();
-    try {
-      await client.query('begin');
-      const { rowCount } = await client.query(
+    await inTransaction(deps.pool, 'record the re-seal', async (db) => {
+      const { rowCount } = await db.query(
         `update recordings set state = case when exists (select 1 from recording_segments where recording_id = $1 and state <> 'spooled') then 'sealing' else 'spooled' end,
                 failure_code = null, failure_detail = null
           where recording_id = $1 and state = 'failed'`,
         [recordingId],
       );
       if (rowCount !== 1) throw new SealError('CHAP_SEAL_CATALOG_STATE', `recording ${recordingId} changed state while re-sealing was prepared; look at it again`, true);
-      await client.query('update recording_segments set failure_code = null, failure_detail = null where recording_id = $1', [recordingId]);
-      await appendAudit(client, {
+      await db.query('update recording_segments set failure_code = null, failure_detail = null where recording_id = $1', [recordingId]);
+      await appendAudit(db, {
         event: 'recording.reseal-requested',
         actor: deps.actor,
         roomId: recording.roomId,
         subjectId: recordingId,
         details: { previousFailure: recording.failureCode, segmentsToSeal: pending, segmentsAlreadyVerified: verified, step: RECORDING_STEP },
       });
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
     await flows.add(buildSealFlow(recordingId, segments, deps.retry ?? DEFAULT_RETRY));
     return { recordingId, segmentsToSeal: pending, segmentsAlreadyVerified: verified, previousFailure: recording.failureCode };
   } finally {

@@ -15,14 +15,18 @@
 //   seek_ttfb_ms first byte of `Range: bytes=<half>-`: no ranged decrypt exists, so a seek decrypts (and
 //                hashes) from the start — this is the cost of seeking to the middle.
 //   s3_get_mibps the same object fetched from the S3 stand-in and dropped: what the stand-in allows.
+//   verify_limit_mibps  decrypt plus both SHA-256 (ciphertext and plaintext) in memory, one core: the
+//                work every playback must do, without S3 and HTTP.
+//   service_cpu_ms_per_mib  CPU time (user + system) of the records service per MiB played, over the full
+//                playbacks: its own cost, less sensitive to a busy machine than MiB/s.
 //
 // bench/run.ts bundles this file and prints the returned report as the last stdout line. The same bundle,
 // started with CHAPERONE_BENCH_ROLE=s3-server or =records, is the s3rver child or the records service.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, statfsSync } from 'node:fs';
-import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable, Writable } from 'node:stream';
@@ -60,6 +64,8 @@ export interface PlaybackBenchReport {
   ratio: number;
   seek_ttfb_ms: number;
   s3_get_mibps: number;
+  verify_limit_mibps: number;
+  service_cpu_ms_per_mib: number;
   bytes: number;
   runs: number;
   hold_back_mib: number;
@@ -118,6 +124,15 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
+}
+
+const CLOCK_TICKS_PER_S = 100;
+
+/** utime + stime of a process, ms (/proc/<pid>/stat fields 14 and 15). */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -231,6 +246,27 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
         key.dispose();
       }
     }
+    let verifyLimitMibps = 0;
+    {
+      const key = await openDataKey(services.pool, services.keyRoot, segment!.keyRef!);
+      try {
+        const start = performance.now();
+        const cipherHash = createHash('sha256');
+        const plainHash = createHash('sha256');
+        const feed = Readable.from((function* () {
+          for (let offset = 0; offset < ciphertext.length; offset += MiB) {
+            const chunk = ciphertext.subarray(offset, offset + MiB);
+            cipherHash.update(chunk);
+            yield chunk;
+          }
+        })());
+        await pipeline(feed, decryptingStream(key), new Writable({ write: (c: Buffer, _e, cb) => (plainHash.update(c), cb()) }));
+        if (plainHash.digest('hex') !== segment!.plaintextSha256 || cipherHash.digest('hex') !== segment!.ciphertextSha256) throw new Error('the in-memory pass does not reproduce the sealed hashes');
+        verifyLimitMibps = bytes / MiB / ((performance.now() - start) / 1000);
+      } finally {
+        key.dispose();
+      }
+    }
     // Sanity: GetObject returned what was sealed.
     if (ciphertext.length !== segment!.ciphertextBytes) throw new Error('the stored object has another size than sealed');
 
@@ -261,6 +297,7 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
     };
     const ttfbs: number[] = [];
     const rates: number[] = [];
+    const cpuBefore = await cpuMs(records.pid!);
     for (let i = 0; i < runs; i++) {
       const result = await curl([]);
       if (result.code !== 200 || result.size !== bytes) throw new Error(`playback ${i + 1}: HTTP ${result.code}, ${result.size} of ${bytes} bytes`);
@@ -268,6 +305,7 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
       rates.push(bytes / MiB / (result.totalMs / 1000));
       context.progress(`full playback ${i + 1}/${runs}: first byte ${round(result.ttfbMs)} ms, ${round(rates[i]!)} MiB/s`);
     }
+    const serviceCpuMsPerMib = (await cpuMs(records.pid!)) - cpuBefore;
     const seek = await curl(['-H', `Range: bytes=${Math.floor(bytes / 2)}-`]);
     if (seek.code !== 206 || seek.size !== bytes - Math.floor(bytes / 2)) throw new Error(`seek: HTTP ${seek.code}, ${seek.size} bytes`);
     const mibps = median(rates);
@@ -279,6 +317,8 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
       ratio: round(mibps / limitMibps, 3),
       seek_ttfb_ms: round(seek.ttfbMs),
       s3_get_mibps: round(s3GetMibps),
+      verify_limit_mibps: round(verifyLimitMibps),
+      service_cpu_ms_per_mib: round(serviceCpuMsPerMib / ((runs * bytes) / MiB), 2),
       bytes,
       runs,
       hold_back_mib: 8,

@@ -144,7 +144,7 @@ describe('export bundle (right of access): verifiable with sha256sum and openssl
     await expect(sh(dir, steps.slice(0, 4).join('\n'))).rejects.toThrow();
 
     const audit = (await readAudit(stack.pool, { roomId: 'room-telehealth-42', limit: 5000 })).filter((e) => e.subjectId === id && e.event === 'recording.exported');
-    expect(audit).toEqual([expect.objectContaining({ outcome: 'ok', actorRole: 'patient', actorId: 'patient-7f3a9c', details: expect.objectContaining({ bundleSha256: result.bundleSha256, tracks: 't01-video' }) })]);
+    expect(audit).toEqual([expect.objectContaining({ outcome: 'ok', actorRole: 'patient', actorId: 'patient-7f3a9c', details: expect.objectContaining({ bundleSha256: result.bundleSha256, trackIds: 't01-video', tracks: 1 }) })]);
   });
 
   test('refusals: a patient asks for the whole recording or another participant, a clinician exports, a weak recipient key', async () => {

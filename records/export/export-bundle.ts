@@ -168,7 +168,10 @@ export async function exportBundle(deps: ExportDeps, principal: Principal, reque
     for (const [i, seg] of planned.entries()) {
       onProgress?.({ phase: 'checking', segmentIndex: i, segmentCount: planned.length, trackId: seg.trackId, segmentNo: seg.segmentNo });
       const read = await readBack({ db: deps.pool, store: deps.store, keyRoot: deps.keyRoot, objectKey: seg.objectKey, versionId: seg.versionId, keyRef: seg.keyRef, expectedContext: segmentObjectContext(recordingId, seg.trackId, seg.segmentNo) }).catch((error: Error) => {
-        throw integrity(`${seg.trackId} segment ${seg.segmentNo} cannot be read back (${(error as { code?: string }).code ?? error.name})`);
+        const code = (error as { code?: string }).code ?? error.name;
+        // A dependency that is away is not an integrity finding: say so, and that a retry is safe.
+        if (/UNAVAILABLE/.test(code)) throw new LifecycleError('CHAP_RECORDS_STORE_UNAVAILABLE', `${seg.trackId} segment ${seg.segmentNo} could not be read (${code}); nothing was exported — retry when S3, KMS and PostgreSQL are reachable`);
+        throw integrity(`${seg.trackId} segment ${seg.segmentNo} cannot be read back (${code})`);
       });
       if (read.plaintextSha256 !== seg.plaintext.sha256 || read.plaintextBytes !== seg.plaintext.bytes || read.ciphertextSha256 !== seg.ciphertext.sha256) {
         throw integrity(`${seg.trackId} segment ${seg.segmentNo} differs from the signed manifest`);
@@ -277,7 +280,8 @@ export async function exportBundle(deps: ExportDeps, principal: Principal, reque
       details: {
         scope,
         participantId: scope === 'participant' ? participantIds[0]! : null,
-        tracks: result.tracks.join(','),
+        tracks: result.tracks.length,
+        trackIds: result.tracks.join(',').slice(0, 256),
         segments: result.segments,
         plaintextBytes: result.plaintextBytes,
         bundleSha256: result.bundleSha256,

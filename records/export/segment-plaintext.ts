@@ -37,6 +37,7 @@ export async function* segmentPlaintext(
     const done = pipeline(body, decrypt, out);
     const hash = createHash('sha256');
     let bytes = 0;
+    let complete = false;
     try {
       for await (const chunk of out as AsyncIterable<Buffer>) {
         hash.update(chunk);
@@ -45,11 +46,16 @@ export async function* segmentPlaintext(
         yield chunk;
       }
       await done;
+      complete = true;
     } catch (error) {
-      out.destroy();
-      await done.catch(() => undefined);
       if (error instanceof LifecycleError) throw error;
       throw new LifecycleError('CHAP_RECORDS_INTEGRITY', `${segment.objectKey} does not decrypt as sealed: ${(error as Error).message}`, undefined, { cause: error });
+    } finally {
+      // Also when the consumer stops early: stop reading from S3.
+      if (!complete) {
+        out.destroy();
+        await done.catch(() => undefined);
+      }
     }
     if (bytes !== segment.plaintext.bytes || hash.digest('hex') !== segment.plaintext.sha256) {
       throw new LifecycleError('CHAP_RECORDS_INTEGRITY', `${segment.objectKey}: decrypted bytes differ from the signed manifest`);

@@ -9,6 +9,8 @@ import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { KmsManifestSigner } from '../../queue/manifest-signer.js';
 import { readAudit } from '../../audit/index.js';
 import { appendConsent } from '../../keyservice/consent-ledger.js';
 import { testMedia } from '../../queue/testing/media.js';
@@ -145,6 +147,26 @@ describe('export bundle (right of access): verifiable with sha256sum and openssl
 
     const audit = (await readAudit(stack.pool, { roomId: 'room-telehealth-42', limit: 5000 })).filter((e) => e.subjectId === id && e.event === 'recording.exported');
     expect(audit).toEqual([expect.objectContaining({ outcome: 'ok', actorRole: 'patient', actorId: 'patient-7f3a9c', details: expect.objectContaining({ bundleSha256: result.bundleSha256, trackIds: 't01-video', tracks: 1 }) })]);
+  });
+
+  test('a manifest signed with ECDSA P-256 (the other KMS signing key type) verifies with README step 1 as well', async () => {
+    const key = await stack.kmsClient.send(new CreateKeyCommand({ Description: 'p-256 manifests (test)', KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }));
+    const signer = new KmsManifestSigner(stack.kmsClient, key.KeyMetadata!.Arn!);
+    const { recording } = await sealer(stack, { signer }).seal();
+    const dir = await mkdtemp(join(work, 'p256-'));
+    const file = join(dir, 'export.tar');
+    const out = createWriteStream(file);
+    await exportBundle({ ...deps, trustedSignerKeys: [await signer.publicKeySpki()] }, patient, { recordingId: recording.recordingId, recipientPublicKey: recipientPem }, out);
+    out.end();
+    await finished(out);
+    await run('tar', ['xf', 'export.tar'], { cwd: dir });
+    await writeFile(join(dir, 'recipient-key.pem'), await readFile(join(work, 'recipient-key.pem')));
+    await sh(dir, commands(await readFile(join(dir, 'DECRYPT.txt'), 'utf8'), '1. Unwrap', 'Then follow').join('\n'));
+    const bundle = join(dir, 'chaperone-export');
+    const readme = await readFile(join(bundle, 'README.txt'), 'utf8');
+    const [signatureStep] = commands(readme, '1. The signature', '2. The statement');
+    expect(signatureStep).toContain('openssl dgst -sha256 -verify');
+    expect(await sh(bundle, signatureStep!)).toContain('Verified OK');
   });
 
   test('refusals: a patient asks for the whole recording or another participant, a clinician exports, a weak recipient key', async () => {

@@ -16,9 +16,9 @@ export interface Sealer {
   seal(options?: { recordingId?: string }): Promise<{ fixture: SpoolFixture; recording: RecordingRow }>;
 }
 
-export function sealer(stack: SealTestStack): Sealer {
+export function sealer(stack: SealTestStack, overrides: Partial<SealServices> = {}): Sealer {
   const prefix = stack.prefix();
-  const services = stack.services();
+  const services = stack.services(overrides);
   const enqueuer = stack.enqueuer(prefix);
   let workers: SealWorkers | undefined;
   return {

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -298,6 +298,14 @@ describe('records access API (real PostgreSQL, s3rver, KMS double)', () => {
     } finally {
       clock -= deps.playback.sessionTtlMs + 1;
     }
+    // Housekeeping removes rows whose token and session both ended more than a day ago.
+    clock += 2 * 86_400_000;
+    try {
+      expect(await deps.playback.purgeExpired()).toBeGreaterThan(0);
+      expect((await redeem(good)).json().error.code).toBe('token-invalid');
+    } finally {
+      clock -= 2 * 86_400_000;
+    }
     const events = await readAudit(stack.pool, { limit: 5000 });
     for (const reason of ['token-expired', 'token-invalid', 'token-replayed', 'token-wrong-user']) {
       expect(events.some((e) => e.event === 'records.playback-session-opened' && e.outcome === 'refused' && e.details.reason === reason)).toBe(true);
@@ -376,6 +384,21 @@ describe('records access API (real PostgreSQL, s3rver, KMS double)', () => {
     ]);
     const audio = await play(officer, `/v1/recordings/${id}/tracks/t02-audio/segments/1/playback-tokens`);
     expect(audio.media.rawPayload.equals(fixture.originals.get('t02-audio-s01.webm')!)).toBe(true);
+
+    // A deletion of the whole recording, merely requested (keys not yet destroyed): nothing plays any more,
+    // not even a session opened before it.
+    const early = await sealedFixture(services, stack.spoolDir);
+    const issued = await app.inject({ method: 'POST', url: `/v1/recordings/${early.request.recordingId}/tracks/t02-audio/segments/1/playback-tokens`, headers: officer });
+    const opened = (await app.inject({ method: 'POST', url: '/v1/playback/sessions', headers: officer, payload: { token: issued.json().token } })).json() as { url: string; secret: string };
+    await stack.pool.query(
+      `insert into recording_deletions (deletion_id, recording_id, scope, reason_code, reason, requested_by_role, requested_by_id, requested_at_ms)
+       values ($1, $2, 'recording', 'records-request', 'test: request recorded, keys not yet destroyed', 'records-officer', 'ro-1', $3)`,
+      [`del-${randomUUID()}`, early.request.recordingId, Date.now()],
+    );
+    const stopped = await app.inject({ url: opened.url, headers: { 'x-chaperone-playback-secret': opened.secret } });
+    expect([stopped.statusCode, stopped.json().error.code]).toEqual([410, 'gone']);
+    const shown = (await app.inject({ url: `/v1/recordings/${early.request.recordingId}`, headers: officer })).json();
+    expect(shown).toMatchObject({ playable: false, deleted: true });
   });
 
   test('a composited derivative is rendered, encrypted under the recording key, catalogued and playable', async () => {

@@ -8,6 +8,8 @@ import { ConfigError } from '../ops/config-source.js';
 import { assertCatalogMigrated } from '../queue/catalog.js';
 import { createSealServices, loadSealConfig, type BuiltServices } from '../queue/config.js';
 import type { Logger } from '../queue/logger.js';
+import type { RecordsApiDeps } from './api/context.js';
+import type { LifecycleApiOptions } from './api/routes/lifecycle-routes.js';
 import { buildRecordsApi } from './api/server.js';
 import type { RecordsConfig } from './config.js';
 import { PlaybackTokens } from './playback-tokens.js';
@@ -44,7 +46,7 @@ export async function startRecordsService(config: RecordsConfig, env: Record<str
     if (!config.playbackKey) logger.warn({}, 'playback key generated in memory: tokens do not survive a restart and replicas do not share them');
     const workDir = config.workDir ?? join(tmpdir(), 'chaperone-records');
     await mkdir(workDir, { recursive: true, mode: 0o700 });
-    const app = await buildRecordsApi({
+    const deps: RecordsApiDeps & { lifecycle: LifecycleApiOptions } = {
       pool: services.pool,
       store: services.store,
       keyRoot: services.keyRoot,
@@ -57,13 +59,23 @@ export async function startRecordsService(config: RecordsConfig, env: Record<str
       workDir,
       frameLengthBytes: services.frameLengthBytes,
       secureCookies: config.secureCookies,
-    });
+      // Deletion on request through the API (records/api/routes/lifecycle-routes.ts); development's s3rver
+      // cannot list object versions, production refuses to purge without it (as `chaperone delete`).
+      lifecycle: { purge: { s3: built.s3, bucket: sealConfig.s3.bucket, allowUnlistableVersions: sealConfig.mode !== 'production' } },
+    };
+    const app = await buildRecordsApi(deps);
     const url = await app.listen({ host: config.host, port: config.port });
     const closing = built;
+    // Housekeeping: token rows whose token and session both ended a day ago go.
+    const purge = setInterval(() => {
+      deps.playback.purgeExpired().catch((error: unknown) => logger.warn({ err: (error as Error).name }, 'playback token purge failed'));
+    }, 3600_000);
+    purge.unref();
     return {
       url,
       app,
       async close() {
+        clearInterval(purge);
         await app.close();
         await closing.close();
       },

@@ -103,6 +103,8 @@ function cookieSecret(request: FastifyRequest): string | undefined {
 }
 
 export const playbackRoutes: RecordsRoutePlugin = async (app, { deps }) => {
+  // One render at a time per process (ffmpeg uses every core it gets); later requests wait their turn.
+  let renderTail: Promise<unknown> = Promise.resolve();
   const issue = async (request: FastifyRequest, reply: FastifyReply, target: PlaybackTarget) => {
     const principal = await authenticate(deps, request);
     const facts = await authorizePlay(deps, principal, target, RECORDS_EVENTS.tokenIssued);
@@ -237,7 +239,9 @@ export const playbackRoutes: RecordsRoutePlugin = async (app, { deps }) => {
     if (!facts) throw new RecordsError('not-found', `recording ${recordingId} is not in the catalog`, { field: 'recordingId' });
     await requireAllowed(deps, principal, 'derive', facts, undefined, RECORDS_EVENTS.derivativeCreated);
     try {
-      const derivative = await createGalleryDerivative(deps, principal, recordingId);
+      const turn = renderTail.then(() => createGalleryDerivative(deps, principal, recordingId));
+      renderTail = turn.catch(() => undefined);
+      const derivative = await turn;
       return reply.status(201).send(derivative);
     } catch (error) {
       if (error instanceof IntegrityError) throw await integrityFailed(deps, principal, facts, { action: 'derive' }, error);

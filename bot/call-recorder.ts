@@ -242,6 +242,8 @@ export class CallRecorder {
         await new Promise((resolve) => setTimeout(resolve, LEAVE_FLUSH_MS));
       }
       await context.close().catch(() => undefined);
+      // Counts only (no names): what each receive stream got, to tell a starved call from a lossy one.
+      this.env.log?.('recorder session streams', { recordingId: this.job.recordingId, session, endedBy, streams: this.recording.streamFigures(session) });
       await this.recording.endSession(session, endedBy);
     }
   }

@@ -36,6 +36,18 @@ interface StreamState {
   /** The page's cumulative failure counts by reason (metrics take the increase). */
   failuresByReason: Record<string, number>;
   keyFrameRequests: number;
+  /** The page's latest figures for the stream (cumulative), for the session's closing log line. */
+  figures: StreamFigures;
+}
+
+/** What one receive stream of a page session got, from the page's worker and getStats; counts only. */
+export interface StreamFigures {
+  framesDecrypted?: number;
+  packetsReceived?: number;
+  packetsLost?: number;
+  framesDecoded?: number;
+  frameWidth?: number;
+  frameHeight?: number;
 }
 
 export class CallRecording {
@@ -105,7 +117,7 @@ export class CallRecording {
       }
       case 'stream-start':
         if (message.kind === 'audio' || message.kind === 'video') {
-          this.streams.set(`${session}:${message.streamNumber}`, { kind: message.kind, trackKey: undefined, decryptFailures: 0, failuresByReason: {}, keyFrameRequests: 0 });
+          this.streams.set(`${session}:${message.streamNumber}`, { kind: message.kind, trackKey: undefined, decryptFailures: 0, failuresByReason: {}, keyFrameRequests: 0, figures: {} });
         }
         break;
       case 'stream-end': {
@@ -117,6 +129,12 @@ export class CallRecording {
       case 'stream-rtp': {
         const stream = this.streams.get(`${session}:${message.streamNumber}`);
         const requests = (Number(message.pliCount) || 0) + (Number(message.firCount) || 0);
+        if (stream) {
+          for (const key of ['packetsReceived', 'packetsLost', 'framesDecoded', 'frameWidth', 'frameHeight'] as const) {
+            const value = message[key];
+            if (typeof value === 'number' && Number.isFinite(value)) stream.figures[key] = value;
+          }
+        }
         if (stream && requests > stream.keyFrameRequests) {
           const track = stream.trackKey ? this.tracks.get(stream.trackKey) : undefined;
           if (track) track.entry.keyFrameRequests += requests - stream.keyFrameRequests;
@@ -127,6 +145,7 @@ export class CallRecording {
       case 'stream-stats': {
         const stream = this.streams.get(`${session}:${message.streamNumber}`);
         if (stream) {
+          if (typeof message.framesDecrypted === 'number' && Number.isFinite(message.framesDecrypted)) stream.figures.framesDecrypted = message.framesDecrypted;
           const failures = Object.values(message.failures ?? {}).reduce((sum, n) => sum + (Number(n) || 0), 0);
           const delta = failures - stream.decryptFailures;
           stream.decryptFailures = failures;
@@ -143,6 +162,17 @@ export class CallRecording {
         break;
       }
     }
+  }
+
+  /** Per receive stream of a page session: kind, the track it fed, and the page's figures. */
+  streamFigures(session: number): Array<{ streamNumber: number; kind: FrameKind; trackId?: string } & StreamFigures> {
+    const prefix = `${session}:`;
+    return [...this.streams]
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, stream]) => {
+        const trackId = stream.trackKey ? this.tracks.get(stream.trackKey)?.entry.trackId : undefined;
+        return { streamNumber: Number(key.slice(prefix.length)), kind: stream.kind, ...(trackId ? { trackId } : {}), ...stream.figures };
+      });
   }
 
   private async onFrame(session: number, frame: FrameMessage, connection: FrameSinkConnection): Promise<void> {

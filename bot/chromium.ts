@@ -31,12 +31,23 @@ export interface LaunchedChromium {
   close(): Promise<void>;
 }
 
-export async function launchChromium(extraFlags: string[] = []): Promise<LaunchedChromium> {
+export interface LaunchOptions {
+  /**
+   * Whether puppeteer enables CDP's Network domain on every page (default true). The recorder turns it
+   * off: with it on, every WebSocket message a page sends — each decrypted frame — is copied into a
+   * DevTools event (binary payloads base64-encoded) and parsed by puppeteer in the recorder's Node process,
+   * which cost more CPU than muxing the frames. Nothing of the recorder uses network events.
+   */
+  networkEvents?: boolean;
+}
+
+export async function launchChromium(extraFlags: string[] = [], options: LaunchOptions = {}): Promise<LaunchedChromium> {
   const userDataDir = await mkdtemp(join(tmpdir(), 'chaperone-chromium-'));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: [...CHROMIUM_FLAGS, `--user-data-dir=${userDataDir}`, ...extraFlags],
+    networkEnabled: options.networkEvents ?? true,
   });
   return {
     browser,

@@ -1,13 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { decodeFrameMessage, type FrameMessage } from './wire/frame-message.js';
+import { decodeFrameBatch, type FrameMessage } from './wire/frame-message.js';
 import { parsePageControlMessage, type PageControlMessage } from './wire/control-message.js';
 
 /**
  * Where recorder pages send decrypted frames: a WebSocket server on loopback. A page proves which call it
- * belongs to with a per-call secret in its first message (never in the URL, never logged). Messages of a
- * connection are handled strictly in order; when the handler falls behind (ffmpeg busy), the socket is
- * paused, which backs up into the page's worker and from there into Chromium's receive queue.
+ * belongs to with a per-call secret in its first message (never in the URL, never logged). A binary
+ * message is a batch of frame records (wire/frame-message.ts), handed to the handler one frame at a time.
+ * Messages of a connection are handled strictly in order; when the handler falls behind (ffmpeg busy), the
+ * socket is paused, which backs up into the page's worker and from there into Chromium's receive queue.
  */
 
 export interface FrameSinkHandler {
@@ -24,7 +25,8 @@ export interface FrameSinkConnection {
   send(message: Record<string, unknown>): void;
 }
 
-const PAUSE_AT_QUEUED_MESSAGES = 256;
+/** Bytes of received, unhandled messages at which the socket is paused (resumed at half). */
+const PAUSE_AT_QUEUED_BYTES = 4 * 1024 * 1024;
 const HELLO_TIMEOUT_MS = 10_000;
 
 export class FrameSinkServer {
@@ -54,7 +56,8 @@ export class FrameSinkServer {
 
   private accept(socket: WebSocket): void {
     let handler: FrameSinkHandler | undefined;
-    const queue: Array<{ data: RawData; isBinary: boolean }> = [];
+    const queue: Array<{ data: RawData; isBinary: boolean; bytes: number }> = [];
+    let queuedBytes = 0;
     let busy = false;
     let paused = false;
     const helloTimer = setTimeout(() => socket.close(4401, 'no hello'), HELLO_TIMEOUT_MS);
@@ -65,7 +68,8 @@ export class FrameSinkServer {
       try {
         while (queue.length > 0) {
           const item = queue.shift()!;
-          if (paused && queue.length < PAUSE_AT_QUEUED_MESSAGES / 2) {
+          queuedBytes -= item.bytes;
+          if (paused && queuedBytes < PAUSE_AT_QUEUED_BYTES / 2) {
             paused = false;
             socket.resume();
           }
@@ -92,8 +96,10 @@ export class FrameSinkServer {
         handler = accept({ send: (message) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(message)) });
         return;
       }
-      queue.push({ data, isBinary });
-      if (!paused && queue.length >= PAUSE_AT_QUEUED_MESSAGES) {
+      const bytes = Buffer.isBuffer(data) ? data.length : Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+      queue.push({ data, isBinary, bytes });
+      queuedBytes += bytes;
+      if (!paused && queuedBytes >= PAUSE_AT_QUEUED_BYTES) {
         paused = true;
         socket.pause();
       }
@@ -120,9 +126,9 @@ export class FrameSinkServer {
       return handler.onControl(message);
     }
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    const decoded = decodeFrameMessage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    if (!decoded.ok) return handler.onBadMessage(decoded.error.code);
-    return handler.onFrame(decoded.value);
+    const batch = decodeFrameBatch(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    for (const frame of batch.frames) await handler.onFrame(frame);
+    if (batch.error) handler.onBadMessage(batch.error.code);
   }
 
   async close(): Promise<void> {

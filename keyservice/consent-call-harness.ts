@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Page } from 'puppeteer-core';
+import type { Registry } from 'prom-client';
 import type { CallStack, Participant, ParticipantSpec } from '../devstack/call-stack.js';
 import { joinParticipant } from '../devstack/call-stack.js';
 import { launchChromium, type LaunchedChromium } from '../devstack/chromium.js';
@@ -44,10 +45,23 @@ export interface ConsentCallStack {
   sfuRoom: number;
   /** The shape devstack's joinParticipant takes. */
   callStack: CallStack;
+  /** The same stack seen from another of its rooms (extraRooms); stopping it stops the whole stack. */
+  room(roomId: string): ConsentCallStack;
   stop(): Promise<void>;
 }
 
-export async function startConsentCallStack(options: { workDir: string; roomId: string; sfuRoom: number; tokenSecret?: Uint8Array }): Promise<ConsentCallStack> {
+/** One more room of a stack: its key-service room id and its SFU room. */
+export interface ConsentRoom {
+  roomId: string;
+  sfuRoom: number;
+}
+
+/**
+ * Starts the stack with `roomId` as its room, and also `extraRooms` (several calls recorded at once by
+ * one recorder process: one key service, one Janus and one database serve every room, as in production).
+ * `stack.room(id)` is the same stack seen from another of its rooms, for the helpers below.
+ */
+export async function startConsentCallStack(options: { workDir: string; roomId: string; sfuRoom: number; extraRooms?: ConsentRoom[]; tokenSecret?: Uint8Array; metrics?: Registry }): Promise<ConsentCallStack> {
   const network = privateNetwork();
   await mkdir(options.workDir, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
@@ -57,12 +71,18 @@ export async function startConsentCallStack(options: { workDir: string; roomId: 
       startJanusServer({ mediaInterface: network.mediaInterface, mediaAddress: network.mediaAddress, wsPort: await freePort() }),
     ]);
     stops.push(() => db.stop(), () => janus.stop());
-    await createE2eeVideoRoom(janus.wsUrl, options.sfuRoom, 'chaperone consent call');
+    const sfuRooms = new Map<string, number>([[options.roomId, options.sfuRoom], ...(options.extraRooms ?? []).map((r): [string, number] => [r.roomId, r.sfuRoom])]);
+    if (new Set(sfuRooms.values()).size !== sfuRooms.size || sfuRooms.size !== 1 + (options.extraRooms?.length ?? 0)) {
+      throw new RangeError('extraRooms: every room needs its own roomId and sfuRoom');
+    }
+    for (const sfuRoom of sfuRooms.values()) await createE2eeVideoRoom(janus.wsUrl, sfuRoom, 'chaperone consent call');
     const tokens = await createDevTokenAuthority(options.tokenSecret ? { secret: options.tokenSecret } : {});
     const dispatcher = new MemoryRecorderDispatcher();
     const keyService = await startKeyService({
       // CONSENT_TRACE=1 prints the key service's log lines (identifiers only) with timestamps.
       ...(process.env.CONSENT_TRACE === '1' ? { logger: traceLogger } : {}),
+      // The key service's metrics (consent-to-join latency) land in this registry.
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       host: '127.0.0.1',
       port: 0,
       tokens: tokens.verifier,
@@ -70,8 +90,8 @@ export async function startConsentCallStack(options: { workDir: string; roomId: 
       recording: {
         pool: db.pool,
         dispatcher,
-        sfuRoomFor: (roomId) => (roomId === options.roomId ? options.sfuRoom : undefined),
-        sfu: new JanusSfuModeration({ url: janus.wsUrl, roomFor: (roomId) => (roomId === options.roomId ? options.sfuRoom : undefined) }),
+        sfuRoomFor: (roomId) => sfuRooms.get(roomId),
+        sfu: new JanusSfuModeration({ url: janus.wsUrl, roomFor: (roomId) => sfuRooms.get(roomId) }),
       },
     });
     stops.push(() => keyService.close());
@@ -80,17 +100,13 @@ export async function startConsentCallStack(options: { workDir: string; roomId: 
     const stopAll = async () => {
       for (const stop of stops.reverse()) await stop().catch(() => undefined);
     };
-    const callStack: CallStack = {
-      janus,
-      keyService,
-      web,
-      tokens,
-      sfuRoom: options.sfuRoom,
-      roomId: options.roomId,
-      mediaDir: join(options.workDir, 'media'),
-      stop: stopAll,
+    const view = (roomId: string): ConsentCallStack => {
+      const sfuRoom = sfuRooms.get(roomId);
+      if (sfuRoom === undefined) throw new RangeError(`room ${roomId} is not one of this stack's rooms`);
+      const callStack: CallStack = { janus, keyService, web, tokens, sfuRoom, roomId, mediaDir: join(options.workDir, 'media'), stop: stopAll };
+      return { db, janus, keyService, web, tokens, dispatcher, roomId, sfuRoom, callStack, room: view, stop: stopAll };
     };
-    return { db, janus, keyService, web, tokens, dispatcher, roomId: options.roomId, sfuRoom: options.sfuRoom, callStack, stop: stopAll };
+    return view(options.roomId);
   } catch (error) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     throw error;

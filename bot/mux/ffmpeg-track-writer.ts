@@ -8,6 +8,10 @@ import { rename, rm } from 'node:fs/promises';
  * no re-encoding. Clusters close every second and every packet is flushed, so if ffmpeg, the browser or
  * the recorder is killed, what is on disk plays up to the last second or so.
  *
+ * Writes made in one turn of the event loop (the frames of one batch from the page) reach the pipe as one
+ * writev at the end of that turn: a pipe write wakes ffmpeg, and per-frame writes made these wake-ups and
+ * syscalls the recorder's largest Node cost.
+ *
  * States: running → closing → closed | failed. Writes respect the pipe's backpressure.
  */
 
@@ -36,6 +40,7 @@ export class FfmpegTrackWriter {
   private readonly exited: Promise<number | null>;
   private stderrTail = '';
   private onExit: ((error: TrackWriterError) => void) | undefined;
+  private corked = false;
 
   constructor(
     readonly outputPath: string,
@@ -85,7 +90,13 @@ export class FfmpegTrackWriter {
   async write(bytes: Uint8Array): Promise<void> {
     if (this.state !== 'running') throw new TrackWriterError('not-running', `track writer is ${this.state}`);
     this.bytesWritten += bytes.length;
+    if (!this.corked) {
+      this.corked = true;
+      this.child.stdin.cork();
+      setImmediate(() => this.uncork());
+    }
     if (!this.child.stdin.write(bytes)) {
+      this.uncork(); // the pipe is full: let it drain now rather than at the end of the turn
       await new Promise<void>((resolve) => {
         const done = () => {
           this.child.stdin.off('drain', done);
@@ -98,8 +109,15 @@ export class FfmpegTrackWriter {
     }
   }
 
+  private uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.child.stdin.uncork();
+  }
+
   /** Ends input; ffmpeg writes the cues and duration and exits. */
   async close(): Promise<void> {
+    this.uncork();
     if (this.state === 'running') {
       this.state = 'closing';
       this.child.stdin.end();

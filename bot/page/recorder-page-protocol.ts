@@ -8,13 +8,12 @@ export type RecorderPageToWorker =
   | { type: 'connect'; frameSinkUrl: string; callSecret: string }
   | { type: 'epoch'; epoch: bigint; ownLeafIndex: number; epochSecret: Uint8Array; rosterLeafIndices: number[] }
   | { type: 'removed' }
+  /** The recording is finishing: send the frames still batched now. */
+  | { type: 'flush' }
   /** Forwarded to the recorder process as is. */
   | { type: 'control'; message: PageControlMessage };
 
-export type RecorderWorkerToPage =
-  | { type: 'sink-open' }
-  | { type: 'sink-closed' }
-  | { type: 'stats'; streams: Record<number, { frames: number; forwarded: number; failures: Record<string, number> }> };
+export type RecorderWorkerToPage = { type: 'sink-open' } | { type: 'sink-closed' };
 
 /** Options of each receive transform (RTCRtpScriptTransform). */
 export interface RecorderTransformOptions {
@@ -43,6 +42,6 @@ export interface RecorderPageApi {
    */
   createSignatureKey(): Promise<string>;
   start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIndex: number }>;
-  /** Leaves the MLS group deliberately (the recording is finishing, not crashing). */
+  /** Sends the frames still batched, then leaves the MLS group deliberately (finishing, not crashing). */
   leave(): void;
 }

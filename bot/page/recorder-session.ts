@@ -18,9 +18,21 @@ export interface RecorderPageHooks {
 
 const RTP_STATS_INTERVAL_MS = 2000;
 
+interface InboundRtpFigures {
+  type?: string;
+  pliCount?: number;
+  firCount?: number;
+  framesDecoded?: number;
+  frameWidth?: number;
+  frameHeight?: number;
+  packetsReceived?: number;
+  packetsLost?: number;
+}
+
 export function createRecorderPageApi(hooks: RecorderPageHooks = {}): RecorderPageApi {
   let signatureKeys: MemberSignatureKeys | undefined;
   let activeMember: CallMember | undefined;
+  let activeWorker: Worker | undefined;
 
   async function createSignatureKey(): Promise<string> {
     signatureKeys = await MemberSignatureKeys.generate();
@@ -29,6 +41,7 @@ export function createRecorderPageApi(hooks: RecorderPageHooks = {}): RecorderPa
 
   async function start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIndex: number }> {
     const worker = new Worker(config.workerUrl ?? 'recorder-worker.js');
+    activeWorker = worker;
     const post = (message: RecorderPageToWorker) => worker.postMessage(message);
     const control = (message: PageControlMessage) => post({ type: 'control', message });
     await new Promise<void>((resolve, reject) => {
@@ -78,10 +91,18 @@ export function createRecorderPageApi(hooks: RecorderPageHooks = {}): RecorderPa
           receivers.delete(streamNumber);
           continue;
         }
-        (await receiver.getStats()).forEach((entry: { type?: string; pliCount?: number; firCount?: number }) => {
-          if (entry.type === 'inbound-rtp' && entry.pliCount !== undefined) {
-            control({ type: 'stream-rtp', streamNumber, pliCount: entry.pliCount ?? 0, firCount: entry.firCount ?? 0 });
-          }
+        (await receiver.getStats()).forEach((entry: InboundRtpFigures) => {
+          if (entry.type !== 'inbound-rtp') return;
+          control({
+            type: 'stream-rtp',
+            streamNumber,
+            pliCount: entry.pliCount ?? 0,
+            firCount: entry.firCount ?? 0,
+            // What reached Chromium's decoder: the recorder's 16x16 stand-ins, or the real frames (baseline).
+            ...(entry.framesDecoded !== undefined ? { framesDecoded: entry.framesDecoded, frameWidth: entry.frameWidth ?? 0, frameHeight: entry.frameHeight ?? 0 } : {}),
+            packetsReceived: entry.packetsReceived ?? 0,
+            packetsLost: entry.packetsLost ?? 0,
+          });
         });
       }
     }, RTP_STATS_INTERVAL_MS);
@@ -117,5 +138,10 @@ export function createRecorderPageApi(hooks: RecorderPageHooks = {}): RecorderPa
     return joined;
   }
 
-  return { createSignatureKey, start, leave: () => activeMember?.close() };
+  function leave(): void {
+    activeWorker?.postMessage({ type: 'flush' } satisfies RecorderPageToWorker);
+    activeMember?.close();
+  }
+
+  return { createSignatureKey, start, leave };
 }

@@ -19,8 +19,21 @@ export type PageControlMessage =
   | { type: 'stream-end'; streamNumber: number }
   /** Frames the worker saw but could not hand over (counted per stream and reason). */
   | { type: 'stream-stats'; streamNumber: number; failures: Record<string, number>; framesDecrypted: number }
-  /** Receiver figures from getStats: key-frame requests this receiver sent (PLI/FIR), frames decoded. */
-  | { type: 'stream-rtp'; streamNumber: number; pliCount: number; firCount: number }
+  /**
+   * Receiver figures from getStats (cumulative): key-frame requests this receiver sent (PLI/FIR), RTP
+   * packets received and lost, and for video what Chromium's decoder was given (frames and their size).
+   */
+  | {
+      type: 'stream-rtp';
+      streamNumber: number;
+      pliCount: number;
+      firCount: number;
+      packetsReceived?: number;
+      packetsLost?: number;
+      framesDecoded?: number;
+      frameWidth?: number;
+      frameHeight?: number;
+    }
   /** The recorder was removed from the MLS group: it holds no key for the new epoch. */
   | { type: 'removed'; epoch: string }
   | { type: 'joined'; epoch: string; ownLeafIndex: number }

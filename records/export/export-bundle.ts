@@ -20,7 +20,7 @@ import { listTombstones } from '../lifecycle/tombstone.js';
 import { bundleCipher, parseRecipientKey, recipientFingerprint } from './bundle-encryption.js';
 import { bundleReadme, decryptInstructions } from './readme.js';
 import { segmentPlaintext } from './segment-plaintext.js';
-import { TarStream, tarPadding, writeChunk, tarHeader } from './tar-writer.js';
+import { TarStream, tarPadding, writeChunk, tarHeader, type ChunkSink } from './tar-writer.js';
 
 /**
  * Right of access (45 CFR §164.524): one patient's tracks of a recording — or the whole recording where
@@ -59,9 +59,16 @@ export interface ExportRequest {
   scope?: unknown;
   /** Whose tracks; a patient may omit it (their own). */
   participantId?: unknown;
-  /** PEM (SPKI) RSA public key of the recipient, ≥ 2048 bits. */
-  recipientPublicKey: unknown;
+  /** PEM (SPKI) RSA public key of the recipient, ≥ 2048 bits; required unless `delivery` is one-time-download. */
+  recipientPublicKey?: unknown;
 }
+
+/**
+ * How the bundle leaves: `recipient-key` (default) — encrypted to the recipient's public key, safe on any
+ * channel; `one-time-download` — the bundle tar itself, streamed once over the API's TLS to the person a
+ * single-use download token was issued to (one-time-download.ts).
+ */
+export type ExportDelivery = 'recipient-key' | 'one-time-download';
 
 export interface ExportResult {
   recordingId: string;
@@ -74,7 +81,9 @@ export interface ExportResult {
   /** SHA-256 of the delivered file (the outer tar). */
   bundleSha256: string;
   bundleBytes: number;
-  recipientKeySha256: string;
+  /** Fingerprint of the recipient key; undefined for a one-time download. */
+  recipientKeySha256: string | undefined;
+  delivery: ExportDelivery;
 }
 
 export interface ExportProgress {
@@ -107,29 +116,52 @@ function integrity(message: string): LifecycleError {
   return new LifecycleError('CHAP_RECORDS_INTEGRITY', `${message}; nothing was exported — run chaperone verify on the recording and report it to the records office`);
 }
 
-export async function exportBundle(deps: ExportDeps, principal: Principal, request: ExportRequest, out: Writable, onProgress?: (p: ExportProgress) => void): Promise<ExportResult> {
+export interface AuthorizedExport {
+  recordingId: string;
+  scope: 'participant' | 'recording';
+  /** The participant asked for (scope participant), else undefined. */
+  participantId: string | undefined;
+  participantIds: string[];
+}
+
+/**
+ * Checks an export request and asks the access policy (every refusal audited): a whole recording needs
+ * `export` on the recording; a participant's tracks need `export` on each of them (a patient: their own).
+ */
+export async function authorizeExport(db: pg.Pool, principal: Principal, request: Pick<ExportRequest, 'recordingId' | 'scope' | 'participantId'>): Promise<AuthorizedExport> {
   const recordingId = checkId('recordingId', request.recordingId);
   const scope = request.scope === undefined ? 'participant' : request.scope;
   if (scope !== 'participant' && scope !== 'recording') throw badInput('scope', 'must be "participant" (one participant\'s tracks) or "recording" (every track)');
-  const recipient = parseRecipientKey(request.recipientPublicKey);
-  const recipientKeySha256 = recipientFingerprint(recipient);
-
-  const recording = await getRecording(deps.pool, recordingId);
-  if (!recording) throw new LifecycleError('CHAP_RECORDS_UNKNOWN_RECORDING', `recording ${recordingId} is not in the catalog: check the id (chaperone list)`, 'recordingId');
-  const { rows: trackRows } = await deps.pool.query<{ track_id: string; participant_id: string }>('select track_id, participant_id from recording_tracks where recording_id = $1 order by track_id', [recordingId]);
-  let participantIds: string[];
+  const { rows: exists } = await db.query('select 1 from recordings where recording_id = $1', [recordingId]);
+  if (!exists[0]) throw new LifecycleError('CHAP_RECORDS_UNKNOWN_RECORDING', `recording ${recordingId} is not in the catalog: check the id (chaperone list)`, 'recordingId');
+  const { rows: trackRows } = await db.query<{ track_id: string; participant_id: string }>('select track_id, participant_id from recording_tracks where recording_id = $1 order by track_id', [recordingId]);
   if (scope === 'recording') {
-    await requireAllowed(deps.pool, principal, 'export', recordingId);
-    participantIds = [...new Set(trackRows.map((t) => t.participant_id))];
-  } else {
-    const participantId = request.participantId === undefined && principal.role === 'patient' ? principal.subject : checkId('participantId', request.participantId);
-    const own = trackRows.filter((t) => t.participant_id === participantId);
-    if (own.length === 0) throw new LifecycleError('CHAP_RECORDS_UNKNOWN_TRACK', `recording ${recordingId} has no track of participant ${participantId}`, 'participantId');
-    for (const t of own) await requireAllowed(deps.pool, principal, 'export', recordingId, t.track_id);
-    participantIds = [participantId];
+    await requireAllowed(db, principal, 'export', recordingId);
+    return { recordingId, scope, participantId: undefined, participantIds: [...new Set(trackRows.map((t) => t.participant_id))] };
   }
+  const participantId = request.participantId === undefined && principal.role === 'patient' ? principal.subject : checkId('participantId', request.participantId);
+  const own = trackRows.filter((t) => t.participant_id === participantId);
+  if (own.length === 0) throw new LifecycleError('CHAP_RECORDS_UNKNOWN_TRACK', `recording ${recordingId} has no track of participant ${participantId}`, 'participantId');
+  for (const t of own) await requireAllowed(db, principal, 'export', recordingId, t.track_id);
+  return { recordingId, scope, participantId, participantIds: [participantId] };
+}
+
+export async function exportBundle(
+  deps: ExportDeps,
+  principal: Principal,
+  request: ExportRequest,
+  out: Writable,
+  onProgress?: (p: ExportProgress) => void,
+  options: { delivery?: ExportDelivery } = {},
+): Promise<ExportResult> {
+  const delivery = options.delivery ?? 'recipient-key';
+  checkId('recordingId', request.recordingId);
+  const recipient = delivery === 'recipient-key' ? parseRecipientKey(request.recipientPublicKey) : undefined;
+  const recipientKeySha256 = recipient ? recipientFingerprint(recipient) : undefined;
+  const { recordingId, scope, participantIds } = await authorizeExport(deps.pool, principal, request);
+  const recording = (await getRecording(deps.pool, recordingId))!;
   const auditFailure = (code: string) =>
-    appendAudit(deps.pool, { event: 'recording.exported', outcome: 'failed', actor: auditActor(principal), roomId: recording.roomId, subjectId: recordingId, details: { code, scope } }).catch(() => undefined);
+    appendAudit(deps.pool, { event: 'recording.exported', outcome: 'failed', actor: auditActor(principal), roomId: recording.roomId, subjectId: recordingId, details: { code, scope, delivery } }).catch(() => undefined);
 
   if (recording.state !== 'sealed' || !recording.manifest) throw new LifecycleError('CHAP_RECORDS_NOT_SEALED', `recording ${recordingId} is ${recording.state}: only sealed recordings can be exported`);
   const tombstones = await listTombstones(deps.pool, recordingId);
@@ -211,33 +243,15 @@ export async function exportBundle(deps: ExportDeps, principal: Principal, reque
     const innerBytes = small.reduce((n, [, b]) => n + entrySize(b.length), 0) + planned.reduce((n, p) => n + entrySize(p.plaintext.bytes), 0) + 1024;
     const encryptedBytes = innerBytes - (innerBytes % 16) + 16; // AES-CBC with PKCS#7 always adds 1..16 bytes
 
-    // 4. Stream: outer tar ← [DECRYPT.txt, key.rsa-oaep, bundle.tar.enc ← AES(inner tar), bundle.tar.enc.hmac].
-    const outer = new CountingHash();
-    const counted = {
-      write: async (chunk: Buffer) => {
-        outer.hash.update(chunk);
-        outer.bytes += chunk.length;
-        await writeChunk(out, chunk);
-      },
+    // 4. Stream. Recipient key: outer tar ← [DECRYPT.txt, key.rsa-oaep, bundle.tar.enc ← AES(inner tar),
+    //    bundle.tar.enc.hmac]. One-time download: the inner tar itself.
+    const delivered = new CountingHash();
+    const deliver: ChunkSink = async (chunk) => {
+      delivered.hash.update(chunk);
+      delivered.bytes += chunk.length;
+      await writeChunk(out, chunk);
     };
-    const outerFile = async (name: string, body: Buffer) => {
-      await counted.write(tarHeader(name, body.length, nowMs));
-      await counted.write(body);
-      await counted.write(tarPadding(body.length));
-    };
-    const cipher = bundleCipher(recipient);
-    await outerFile('DECRYPT.txt', Buffer.from(decryptInstructions({ recordingId, recipientFingerprint: recipientKeySha256 })));
-    await outerFile('key.rsa-oaep', cipher.wrappedKey);
-    await counted.write(tarHeader('bundle.tar.enc', encryptedBytes, nowMs));
-    let encrypted = 0;
-    const pump = (async () => {
-      for await (const chunk of cipher.encryptor as AsyncIterable<Buffer>) {
-        encrypted += chunk.length;
-        await counted.write(chunk);
-      }
-    })();
-    const inner = new TarStream(cipher.encryptor, nowMs);
-    try {
+    const writeInner = async (inner: TarStream) => {
       for (const [name, body] of small) await inner.file(`${EXPORT_DIR}/${name}`, body);
       for (const [i, seg] of planned.entries()) {
         onProgress?.({ phase: 'writing', segmentIndex: i, segmentCount: planned.length, trackId: seg.trackId, segmentNo: seg.segmentNo });
@@ -248,17 +262,38 @@ export async function exportBundle(deps: ExportDeps, principal: Principal, reque
         );
       }
       await inner.end();
-      cipher.encryptor.end();
-      await pump;
-    } catch (error) {
-      cipher.encryptor.destroy();
-      await pump.catch(() => undefined);
-      throw error;
+    };
+    if (!recipient) {
+      await writeInner(new TarStream(deliver, nowMs));
+    } else {
+      const innerBytes = small.reduce((n, [, b]) => n + entrySize(b.length), 0) + planned.reduce((n, p) => n + entrySize(p.plaintext.bytes), 0) + 1024;
+      const encryptedBytes = innerBytes - (innerBytes % 16) + 16; // AES-CBC with PKCS#7 always adds 1..16 bytes
+      const outer = new TarStream(deliver, nowMs);
+      const cipher = bundleCipher(recipient);
+      await outer.file('DECRYPT.txt', decryptInstructions({ recordingId, recipientFingerprint: recipientKeySha256! }));
+      await outer.file('key.rsa-oaep', cipher.wrappedKey);
+      await deliver(tarHeader('bundle.tar.enc', encryptedBytes, nowMs));
+      let encrypted = 0;
+      const pump = (async () => {
+        for await (const chunk of cipher.encryptor as AsyncIterable<Buffer>) {
+          encrypted += chunk.length;
+          await deliver(chunk);
+        }
+      })();
+      try {
+        await writeInner(new TarStream(cipher.encryptor, nowMs));
+        cipher.encryptor.end();
+        await pump;
+      } catch (error) {
+        cipher.encryptor.destroy();
+        await pump.catch(() => undefined);
+        throw error;
+      }
+      if (encrypted !== encryptedBytes) throw new Error(`bundle.tar.enc is ${encrypted} bytes, expected ${encryptedBytes}`);
+      await deliver(tarPadding(encryptedBytes));
+      await outer.file('bundle.tar.enc.hmac', `${cipher.macHex()}\n`);
+      await outer.end();
     }
-    if (encrypted !== encryptedBytes) throw new Error(`bundle.tar.enc is ${encrypted} bytes, expected ${encryptedBytes}`);
-    await counted.write(tarPadding(encryptedBytes));
-    await outerFile('bundle.tar.enc.hmac', Buffer.from(`${cipher.macHex()}\n`));
-    await counted.write(Buffer.alloc(1024, 0));
 
     const result: ExportResult = {
       recordingId,
@@ -268,9 +303,10 @@ export async function exportBundle(deps: ExportDeps, principal: Principal, reque
       deletedTracks,
       segments: planned.length,
       plaintextBytes: planned.reduce((n, p) => n + p.plaintext.bytes, 0),
-      bundleSha256: outer.hash.digest('hex'),
-      bundleBytes: outer.bytes,
+      bundleSha256: delivered.hash.digest('hex'),
+      bundleBytes: delivered.bytes,
       recipientKeySha256,
+      delivery,
     };
     await appendAudit(deps.pool, {
       event: 'recording.exported',
@@ -285,7 +321,8 @@ export async function exportBundle(deps: ExportDeps, principal: Principal, reque
         segments: result.segments,
         plaintextBytes: result.plaintextBytes,
         bundleSha256: result.bundleSha256,
-        recipientKeySha256,
+        delivery,
+        recipientKeySha256: recipientKeySha256 ?? null,
         manifestSha256: signature.manifestSha256,
       },
     });

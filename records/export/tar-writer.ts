@@ -60,34 +60,45 @@ export function writeChunk(out: Writable, chunk: Buffer): Promise<void> {
   });
 }
 
-/** Streams tar entries into `out`: whole buffers, or chunks of a declared size. */
+/** Where a tar goes: one awaited write per chunk (a stream with backpressure, a cipher, a hashing counter). */
+export type ChunkSink = (chunk: Buffer) => Promise<void>;
+
+export const streamSink =
+  (out: Writable): ChunkSink =>
+  (chunk) =>
+    writeChunk(out, chunk);
+
+/** Streams tar entries into a sink: whole buffers, or chunks of a declared size. */
 export class TarStream {
+  private readonly write: ChunkSink;
   constructor(
-    private readonly out: Writable,
+    out: Writable | ChunkSink,
     private readonly mtimeMs: number,
-  ) {}
+  ) {
+    this.write = typeof out === 'function' ? out : streamSink(out);
+  }
 
   async file(name: string, content: Buffer | string): Promise<void> {
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    await writeChunk(this.out, tarHeader(name, bytes.length, this.mtimeMs));
-    await writeChunk(this.out, bytes);
-    await writeChunk(this.out, tarPadding(bytes.length));
+    await this.write(tarHeader(name, bytes.length, this.mtimeMs));
+    await this.write(bytes);
+    await this.write(tarPadding(bytes.length));
   }
 
   /** A file whose bytes come from `chunks`; they must add up to exactly `size`, or the archive is refused. */
   async streamedFile(name: string, size: number, chunks: AsyncIterable<Buffer>): Promise<void> {
-    await writeChunk(this.out, tarHeader(name, size, this.mtimeMs));
+    await this.write(tarHeader(name, size, this.mtimeMs));
     let written = 0;
     for await (const chunk of chunks) {
       written += chunk.length;
       if (written > size) throw new Error(`tar entry ${name}: more than the declared ${size} bytes`);
-      await writeChunk(this.out, chunk);
+      await this.write(chunk);
     }
     if (written !== size) throw new Error(`tar entry ${name}: ${written} bytes, declared ${size}`);
-    await writeChunk(this.out, tarPadding(size));
+    await this.write(tarPadding(size));
   }
 
   async end(): Promise<void> {
-    await writeChunk(this.out, TAR_END);
+    await this.write(TAR_END);
   }
 }

@@ -54,6 +54,7 @@ describe('records API: lifecycle and export routes', () => {
   let secret: Uint8Array;
   let work: string;
   let recipientPem: string;
+  const clock = new ManualClock(1_800_000_000_000);
 
   const auth = async (role: PlatformRole, sub: string, room?: string) => ({
     authorization: `Bearer ${await issueDevToken(secret, { sub, role, ...(room ? { room } : {}) }, { audience: AUDIENCE })}`,
@@ -77,7 +78,7 @@ describe('records API: lifecycle and export routes', () => {
       workDir: work,
       frameLengthBytes: 1024 * 1024,
       secureCookies: false,
-      lifecycle: { purge: { s3: stack.s3Client(), bucket: stack.bucket, allowUnlistableVersions: true }, clock: new ManualClock(1_800_000_000_000) },
+      lifecycle: { purge: { s3: stack.s3Client(), bucket: stack.bucket, allowUnlistableVersions: true }, clock },
     };
     server = await buildRecordsApi(deps);
     app = client(await server.listen({ host: '127.0.0.1', port: 0 }));
@@ -158,5 +159,51 @@ describe('records API: lifecycle and export routes', () => {
       ].join('\n'),
     ], { cwd: dir });
     expect((await readFile(join(dir, 'chaperone-export', 'tracks', 't01-video-s001.webm'))).equals(fixture.originals.get('t01-video-s01.webm')!)).toBe(true);
+  });
+
+  test('one-time download: issued to the caller, redeemed once by them over TLS as the bundle tar; another person, a second use and an expired link are refused', async () => {
+    const { fixture, recording } = await seal.seal();
+    const id = recording.recordingId;
+    const patient = await auth('patient', 'patient-7f3a9c', 'room-telehealth-42');
+    let res = await app.inject({ method: 'POST', url: `/v1/recordings/${id}/exports`, headers: patient, payload: { delivery: 'one-time-download', recipientPublicKey: recipientPem } });
+    expect(res.statusCode).toBe(400);
+    res = await app.inject({ method: 'POST', url: `/v1/recordings/${id}/exports`, headers: patient, payload: { delivery: 'one-time-download' } });
+    expect(res.statusCode).toBe(201);
+    const { token, downloadId } = res.json() as { token: string; downloadId: string };
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    res = await app.inject({ method: 'POST', url: '/v1/exports/download', headers: { ...(await auth('patient', 'patient-other', 'room-telehealth-42')), 'x-chaperone-download-token': token } });
+    expect(res.statusCode).toBe(403);
+    res = await app.inject({ method: 'POST', url: '/v1/exports/download', headers: { ...patient, 'x-chaperone-download-token': 'A'.repeat(43) } });
+    expect(res.json()).toMatchObject({ error: { code: 'CHAP_RECORDS_DOWNLOAD_INVALID' } });
+    res = await app.inject({ method: 'POST', url: '/v1/exports/download', headers: { ...patient, 'x-chaperone-download-token': token } });
+    expect(res.statusCode).toBe(200);
+    const dir = await mkdtemp(join(work, 'once-'));
+    await writeFile(join(dir, 'bundle.tar'), res.rawPayload);
+    await run('tar', ['xf', 'bundle.tar'], { cwd: dir });
+    expect((await readFile(join(dir, 'chaperone-export', 'tracks', 't01-video-s001.webm'))).equals(fixture.originals.get('t01-video-s01.webm')!)).toBe(true);
+    expect((await run('sha256sum', ['-c', 'SHA256SUMS'], { cwd: join(dir, 'chaperone-export') })).stdout.trim()).toBe('tracks/t01-video-s001.webm: OK');
+    res = await app.inject({ method: 'POST', url: '/v1/exports/download', headers: { ...patient, 'x-chaperone-download-token': token } });
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({ error: { code: 'CHAP_RECORDS_DOWNLOAD_USED' } });
+
+    res = await app.inject({ method: 'POST', url: `/v1/recordings/${id}/exports`, headers: patient, payload: { delivery: 'one-time-download' } });
+    const late = (res.json() as { token: string }).token;
+    clock.advance(60 * 60_000 + 1);
+    res = await app.inject({ method: 'POST', url: '/v1/exports/download', headers: { ...patient, 'x-chaperone-download-token': late } });
+    expect(res.statusCode).toBe(410);
+
+    const { rows } = await stack.pool.query("select event, outcome, details from audit_log where event like 'recording.export%' and subject_id = $1 order by seq", [id]);
+    expect(rows.map((r: { event: string; outcome: string }) => `${r.event}:${r.outcome}`)).toEqual([
+      'recording.export-link-issued:ok',
+      'recording.export-link-redeemed:refused',
+      'recording.export-link-redeemed:ok',
+      'recording.exported:ok',
+      'recording.export-link-redeemed:refused',
+      'recording.export-link-issued:ok',
+      'recording.export-link-redeemed:refused',
+    ]);
+    expect(JSON.stringify(rows)).not.toContain(token);
+    expect(JSON.stringify(rows)).toContain(downloadId);
   });
 });

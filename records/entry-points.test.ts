@@ -1,9 +1,15 @@
 import { jest } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { build } from 'esbuild';
+import { freePort } from '../devstack/free-port.js';
+import { getObjectBytes } from '../queue/testing/inspect.js';
 import { readAudit } from '../audit/index.js';
 import { runChaperone } from '../cli/chaperone.js';
 import { issueDevToken, type PlatformRole } from '../keyservice/tokens.js';
@@ -112,5 +118,74 @@ describe('records service entry and chaperone list', () => {
     const events = await readAudit(stack.pool, { limit: 5000 });
     expect(events.some((e) => e.event === 'records.listed' && e.actorId === 'ro-cli' && e.details.via === 'cli' && e.details.results === 1)).toBe(true);
     expect(events.some((e) => e.event === 'records.listed' && e.outcome === 'refused' && e.actorId === 'op-cli')).toBe(true);
+  });
+
+  test('the service process (records/main.ts) survives clients that go away and a tampered object, and stops on SIGTERM', async () => {
+    const repo = fileURLToPath(new URL('..', import.meta.url));
+    const bundle = join(repo, '.tmp', `records-entry-${process.pid}.mjs`);
+    await build({ entryPoints: [join(repo, 'records', 'main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node24', packages: 'external', outfile: bundle, logLevel: 'warning' });
+    const services = stack.services();
+    const [intact, tampered] = [await sealedFixture(services, stack.spoolDir, { videoSegments: 'big' }), await sealedFixture(services, stack.spoolDir, { videoSegments: 'big' })];
+    const videoKey = `recordings/${tampered.request.recordingId}/t01-video/001.esdk`;
+    const stored = await getObjectBytes(stack.s3Client(), stack.bucket, videoKey);
+    stored[stored.length - 3000]! ^= 0x01;
+    await stack.s3Client().send(new PutObjectCommand({ Bucket: stack.bucket, Key: videoKey, Body: stored }));
+
+    const port = await freePort();
+    const child: ChildProcess = spawn(process.execPath, [bundle], {
+      env: {
+        PATH: process.env.PATH,
+        CHAPERONE_SEAL_CONFIG: sealConfig,
+        CHAPERONE_RECORDS_DEV_TOKEN_SECRET_FILE: secretFile,
+        CHAPERONE_RECORDS_PORT: String(port),
+        CHAPERONE_RECORDS_WORK_DIR: join(dir, 'work-child'),
+        CHAPERONE_RECORDS_HOLD_BACK_MIB: '1',
+        CHAPERONE_RECORDS_INSECURE_COOKIES: 'true',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stderr!.resume();
+    let exited: number | null | undefined;
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve((exited = code))));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (text: Buffer) => text.toString().includes('records service ready') && resolve());
+        void exit.then((code) => reject(new Error(`records exited ${code}`)));
+      });
+      const base = `http://127.0.0.1:${port}`;
+      const bearer = `Bearer ${await issueDevToken(secret, { sub: 'ro-proc', role: 'records-officer' }, { audience: 'chaperone-records' })}`;
+      const session = async (recordingId: string) => {
+        const issued = await fetch(`${base}/v1/recordings/${recordingId}/tracks/t01-video/segments/1/playback-tokens`, { method: 'POST', headers: { authorization: bearer } });
+        const { token } = (await issued.json()) as { token: string };
+        const opened = await fetch(`${base}/v1/playback/sessions`, { method: 'POST', headers: { authorization: bearer, 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+        return (await opened.json()) as { url: string; secret: string };
+      };
+      // A player that goes away after the first bytes.
+      const one = await session(intact.request.recordingId);
+      const controller = new AbortController();
+      const response = await fetch(`${base}${one.url}`, { headers: { 'x-chaperone-playback-secret': one.secret }, signal: controller.signal });
+      const reader = response.body!.getReader();
+      await reader.read();
+      controller.abort();
+      // A tampered object: the stream starts, then stops short; the full file never arrives.
+      const two = await session(tampered.request.recordingId);
+      const cut = await fetch(`${base}${two.url}`, { headers: { 'x-chaperone-playback-secret': two.secret } });
+      expect(cut.status).toBe(200);
+      await expect(cut.arrayBuffer()).rejects.toThrow();
+      // Still serving, and an intact playback is byte-identical.
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const whole = Buffer.from(await (await fetch(`${base}${one.url}`, { headers: { 'x-chaperone-playback-secret': one.secret } })).arrayBuffer());
+      expect(whole.equals(intact.originals.get('t01-video-s01.webm')!)).toBe(true);
+      expect(exited).toBeUndefined();
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+    } finally {
+      if (exited === undefined) child.kill('SIGKILL');
+      await rm(bundle, { force: true });
+      await rm(`${bundle}.map`, { force: true });
+    }
+    const events = await readAudit(stack.pool, { limit: 5000 });
+    expect(events.some((e) => e.event === 'records.integrity-failed' && e.subjectId === tampered.request.recordingId)).toBe(true);
+    expect(events.some((e) => e.event === 'records.played' && e.subjectId === intact.request.recordingId && e.outcome === 'failed')).toBe(true);
   });
 });

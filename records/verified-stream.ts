@@ -200,5 +200,7 @@ function classify(error: Error): Error {
   if (error instanceof IntegrityError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? '';
   if (['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code) || error.name === 'AbortError' || error.name === 'TimeoutError') return error;
+  // The SDK's keyring found no data key it can open in the header: the object is under another key.
+  if (/unencryptedDataKey has not been set/.test(error.message)) return new IntegrityError('header-key', 'the stored object is not encrypted under the catalogued key', { cause: error });
   return new IntegrityError('frame-authentication', 'the stored object does not decrypt (a frame failed authentication or the message is malformed)', { cause: error });
 }

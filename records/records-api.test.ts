@@ -404,7 +404,15 @@ describe('records access API (real PostgreSQL, s3rver, KMS double)', () => {
 
   test('a composited derivative is rendered, encrypted under the recording key, catalogued and playable', async () => {
     const clinician = await auth('clinician', CLINICIAN, ROOM);
-    expect((await app.inject({ method: 'POST', url: `/v1/recordings/${rid}/derivatives`, headers: await auth('patient', PATIENT, ROOM), payload: { kind: 'gallery' } })).json().error.reason).toBe('role-not-permitted');
+    for (const [who, reason] of [
+      [await auth('patient', PATIENT, ROOM), 'role-not-permitted'],
+      [await auth('auditor', 'au-1'), 'role-not-permitted'],
+      [await auth('clinician', 'clinician-stranger', ROOM), 'not-care-team'],
+    ] as const) {
+      const refused = await app.inject({ method: 'POST', url: `/v1/recordings/${rid}/derivatives`, headers: who, payload: { kind: 'gallery' } });
+      expect([refused.statusCode, refused.json().error.reason]).toEqual([403, reason]);
+    }
+    expect((await app.inject({ method: 'POST', url: `/v1/recordings/${rid}/derivatives`, headers: clinician, payload: { kind: 'mosaic' } })).json().error).toMatchObject({ code: 'invalid-request', field: 'kind' });
     const created = await app.inject({ method: 'POST', url: `/v1/recordings/${rid}/derivatives`, headers: clinician, payload: { kind: 'gallery' } });
     expect(created.statusCode).toBe(201);
     const derivative = created.json() as { derivativeId: string; objectKey: string; state: string; sources: Array<{ trackId: string }>; keyRef: string };

@@ -86,7 +86,9 @@ export async function startRecorderService(options: RecorderServiceOptions): Pro
   worker.on('error', (error) => options.log?.('record worker error', { error: error.message }));
   // The key service publishes a stop on the queue's event stream when authorization ends (its removal
   // of the recorder from the group is what actually stops decryption; this finishes the job promptly).
-  const events = new QueueEvents(RECORD_QUEUE, { connection: new Redis(options.redisUrl, { maxRetriesPerRequest: null }), prefix: options.queuePrefix });
+  // BullMQ does not close a connection it was handed: closeAll does.
+  const eventsConnection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const events = new QueueEvents(RECORD_QUEUE, { connection: eventsConnection, prefix: options.queuePrefix });
   events.on(RECORDER_STOP_EVENT as 'error', ((event: { jobId?: string; reason?: string }) => {
     const recorder = event.jobId ? active.get(event.jobId) : undefined;
     if (recorder) {
@@ -101,6 +103,7 @@ export async function startRecorderService(options: RecorderServiceOptions): Pro
     await frameSink.close();
     await browser.close();
     connection.disconnect();
+    eventsConnection.disconnect();
   };
 
   return {

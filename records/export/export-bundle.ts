@@ -240,9 +240,6 @@ export async function exportBundle(
     if (deletedTracks.length) {
       small.push(['tombstones.json', Buffer.from(`${JSON.stringify(tombstones.filter((t) => deletedTracks.includes(t.trackId!)).map((t) => ({ deletionId: t.deletionId, trackId: t.trackId, reasonCode: t.reasonCode, deletedAtMs: t.deletedAtMs, deletedBy: t.deletedBy, contentSha256: t.contentSha256 })), null, 2)}\n`)]);
     }
-    const innerBytes = small.reduce((n, [, b]) => n + entrySize(b.length), 0) + planned.reduce((n, p) => n + entrySize(p.plaintext.bytes), 0) + 1024;
-    const encryptedBytes = innerBytes - (innerBytes % 16) + 16; // AES-CBC with PKCS#7 always adds 1..16 bytes
-
     // 4. Stream. Recipient key: outer tar ← [DECRYPT.txt, key.rsa-oaep, bundle.tar.enc ← AES(inner tar),
     //    bundle.tar.enc.hmac]. One-time download: the inner tar itself.
     const delivered = new CountingHash();

@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1.7
-# Chaperone: one image, three services — deploy/entrypoint.sh <keyservice|recorder|pipeline>.
+# Chaperone: one image, three services — deploy/entrypoint.sh <keyservice|recorder|pipeline> — and the database
+# migration (deploy/entrypoint.sh migrate, the chart's hook Job).
 # Base pinned to an exact Node release; pin it by digest as well in your registry mirror (see docs/runbook.md).
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
@@ -43,7 +44,11 @@ ENV NODE_ENV=production \
     CHROMIUM_PATH=/usr/bin/chromium \
     CHAPERONE_APP_DIR=/app \
     CHAPERONE_RECORDER_WEB_DIR=/app/dist/web \
-    CHAPERONE_RECORDER_SPOOL_DIR=/var/spool/chaperone
+    CHAPERONE_RECORDER_SPOOL_DIR=/var/spool/chaperone \
+    CHAPERONE_OPS_HOST=0.0.0.0 \
+    CHAPERONE_OPS_PORT=9464
+# The ops listener of every service: /metrics (Prometheus), /healthz (liveness), /readyz (readiness).
+EXPOSE 9464
 VOLUME ["/var/spool/chaperone", "/tmp"]
 USER 10001:10001
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["/app/deploy/healthcheck.sh"]

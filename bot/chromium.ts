@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,23 @@ import puppeteer, { type Browser } from 'puppeteer-core';
  */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+/**
+ * Chromium keeps its shared memory (renderer ↔ browser buffers, media) in /dev/shm. A container's default
+ * /dev/shm is 64 MiB, too small: renderers crash. Where /dev/shm is sized (the chart mounts a memory
+ * emptyDir, recorder.shmSizeMi) Chromium uses it; only where it is small does --disable-dev-shm-usage move
+ * that memory to /tmp instead.
+ */
+export const MIN_DEV_SHM_BYTES = 512 * 1024 * 1024;
+
+function devShmFlags(): string[] {
+  try {
+    const fs = statfsSync('/dev/shm');
+    return fs.blocks * fs.bsize >= MIN_DEV_SHM_BYTES ? [] : ['--disable-dev-shm-usage'];
+  } catch {
+    return ['--disable-dev-shm-usage'];
+  }
+}
+
 export const CHROMIUM_FLAGS: readonly string[] = [
   '--no-sandbox',
   '--disable-gpu',
@@ -18,7 +36,7 @@ export const CHROMIUM_FLAGS: readonly string[] = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  '--disable-dev-shm-usage',
+  ...devShmFlags(),
   '--autoplay-policy=no-user-gesture-required',
   // A hidden page must keep receiving and transforming media at full rate.
   '--disable-background-timer-throttling',

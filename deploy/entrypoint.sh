@@ -1,10 +1,11 @@
 #!/bin/sh
-# One image, one entrypoint per service: deploy/entrypoint.sh <keyservice|recorder|pipeline> [node args...]
+# One image, one entrypoint per service: deploy/entrypoint.sh <keyservice|recorder|pipeline|migrate> [node args...]
+# (migrate: the database migration the chart's hook Job runs before a release's services start)
 # tini is PID 1 (the image's ENTRYPOINT) and forwards SIGTERM to node, which drains.
 set -eu
 
 APP_DIR="${CHAPERONE_APP_DIR:-/app}"
-usage="usage: entrypoint.sh <keyservice|recorder|pipeline>"
+usage="usage: entrypoint.sh <keyservice|recorder|pipeline|migrate>"
 
 if [ "$#" -lt 1 ]; then
   echo "chaperone: no service named; $usage" >&2
@@ -17,6 +18,7 @@ case "$service" in
   keyservice) bundle="keyservice.mjs" ;;
   recorder) bundle="recorder.mjs" ;;
   pipeline) bundle="pipeline.mjs" ;;
+  migrate) bundle="migrate.mjs" ;;
   *)
     echo "chaperone: unknown service '$service'; $usage" >&2
     exit 2

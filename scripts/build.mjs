@@ -21,6 +21,7 @@ await Promise.all([
   build({ ...node, entryPoints: ['cli/chaperone.ts'], outfile: 'dist/node/chaperone.mjs' }),
   build({ ...node, entryPoints: ['deploy/keyservice.ts'], outfile: 'dist/node/keyservice.mjs' }),
   build({ ...node, entryPoints: ['queue/main.ts'], outfile: 'dist/node/pipeline.mjs' }),
+  build({ ...node, entryPoints: ['deploy/migrate.ts'], outfile: 'dist/node/migrate.mjs' }),
   build({ ...node, entryPoints: ['records/main.ts'], outfile: 'dist/node/records.mjs' }),
   build({ ...node, entryPoints: ['records/lifecycle/main.ts'], outfile: 'dist/node/lifecycle.mjs' }),
 ]);

@@ -1,9 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { REPO_ROOT } from './helm.js';
+import { createMetricsRegistry } from '../../ops/metrics.js';
+import { startOpsServer } from '../../ops/ops-server.js';
 
 /** One Dockerfile instruction, continuation lines joined. */
 interface Instruction {
@@ -98,7 +100,7 @@ describe('Dockerfile lint', () => {
 
   test('every package the three service bundles import at run time is a production dependency (the image omits devDependencies)', async () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    const entries = { keyservice: 'deploy/keyservice.ts', recorder: 'bot/main.ts', pipeline: 'queue/main.ts' };
+    const entries = { keyservice: 'deploy/keyservice.ts', recorder: 'bot/main.ts', pipeline: 'queue/main.ts', migrate: 'deploy/migrate.ts' };
     for (const [service, entry] of Object.entries(entries)) {
       // The same options as scripts/build.mjs for Node entries, in memory.
       const result = await build({ absWorkingDir: REPO_ROOT, entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', write: false, metafile: true, logLevel: 'silent', outfile: `out/${service}.mjs` });
@@ -127,11 +129,15 @@ describe('Dockerfile lint', () => {
     expect(JSON.parse(cmd.args)).toEqual(['keyservice']);
   });
 
-  test('has a HEALTHCHECK in the runtime stage', () => {
+  test('has a HEALTHCHECK in the runtime stage, on the ops listener every service opens on all interfaces', () => {
     const healthcheck = named('HEALTHCHECK');
     expect(healthcheck).toHaveLength(1);
     expect(healthcheck[0]!.args).not.toMatch(/^NONE/i);
-    expect(healthcheck[0]!.args).toMatch(/CMD/);
+    expect(healthcheck[0]!.args).toMatch(/CMD \["\/app\/deploy\/healthcheck\.sh"\]/);
+    const env = named('ENV').map((i) => i.args).join(' ');
+    expect(env).toMatch(/CHAPERONE_OPS_HOST=0\.0\.0\.0/);
+    expect(env).toMatch(/CHAPERONE_OPS_PORT=9464/);
+    expect(named('EXPOSE').map((i) => i.args)).toContain('9464');
   });
 
   test('carries no credentials: no ENV or ARG named like a secret, no secret-looking values, no key files copied', () => {
@@ -158,7 +164,7 @@ describe('deploy/entrypoint.sh', () => {
     app = mkdtempSync(join(tmpdir(), 'chaperone-app-'));
     mkdirSync(join(app, 'dist/node'), { recursive: true });
     // Stub bundles that report how they were started (user, directory, arguments).
-    for (const name of ['keyservice', 'recorder', 'pipeline']) {
+    for (const name of ['keyservice', 'recorder', 'pipeline', 'migrate']) {
       writeFileSync(join(app, `dist/node/${name}.mjs`), `console.log(JSON.stringify({ bundle: '${name}', uid: process.getuid(), cwd: process.cwd(), execArgv: process.execArgv }));\n`);
     }
     // As in the image, the entrypoint lives in the app directory: the checkout may sit where the image
@@ -182,7 +188,7 @@ describe('deploy/entrypoint.sh', () => {
   test('refuses an unknown service name with a clear message and exit code 2', () => {
     const result = run(['billing']);
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/unknown service 'billing'; usage: entrypoint\.sh <keyservice\|recorder\|pipeline>/);
+    expect(result.stderr).toMatch(/unknown service 'billing'; usage: entrypoint\.sh <keyservice\|recorder\|pipeline\|migrate>/);
     expect(result.stdout).toBe('');
   });
 
@@ -192,8 +198,8 @@ describe('deploy/entrypoint.sh', () => {
     expect(result.stderr).toMatch(/no service named/);
   });
 
-  test('starts each service bundle with node from the app directory, as the image user', () => {
-    for (const name of ['keyservice', 'recorder', 'pipeline']) {
+  test('starts each service bundle (and the migration) with node from the app directory, as the image user', () => {
+    for (const name of ['keyservice', 'recorder', 'pipeline', 'migrate']) {
       const result = run([name]);
       expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
       const started = JSON.parse(result.stdout) as { bundle: string; uid: number; cwd: string; execArgv: string[] };
@@ -211,4 +217,37 @@ describe('deploy/entrypoint.sh', () => {
       expect(result.stderr).toMatch(/refusing to run recorder as root/);
     });
   }
+});
+
+describe('deploy/healthcheck.sh', () => {
+  let runDir: string;
+  beforeAll(() => {
+    runDir = mkdtempSync(join(tmpdir(), 'chaperone-run-'));
+  });
+  afterAll(() => rmSync(runDir, { recursive: true, force: true }));
+
+  /** Runs the check as a child (asynchronously: the ops listener it asks lives in this process). */
+  const check = (service: string | undefined, port: number) => {
+    if (service === undefined) rmSync(join(runDir, 'service'), { force: true });
+    else writeFileSync(join(runDir, 'service'), `${service}\n`);
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CHAPERONE_RUN_DIR: runDir, CHAPERONE_OPS_PORT: String(port) };
+    return new Promise<number | null>((resolve, reject) => {
+      const child = spawn('/bin/sh', [join(REPO_ROOT, 'deploy/healthcheck.sh')], { env, stdio: 'ignore' });
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+  };
+
+  test("passes while the service's ops listener answers /healthz, fails when it does not or nothing started", async () => {
+    const ops = await startOpsServer({ host: '127.0.0.1', port: 0, registry: createMetricsRegistry('recorder', { processMetrics: false }) });
+    const port = Number(new URL(ops.url).port);
+    try {
+      for (const service of ['keyservice', 'recorder', 'pipeline']) expect({ service, status: await check(service, port) }).toEqual({ service, status: 0 });
+      expect(await check(undefined, port)).toBe(1);
+    } finally {
+      await ops.close();
+    }
+    expect(await check('recorder', port)).toBe(1);
+    expect(await check('migrate', port)).toBe(0);
+  });
 });

@@ -9,6 +9,7 @@ import type { Principal } from './principal.js';
 export const RECORDS_EVENTS = Object.freeze({
   listed: 'records.listed',
   viewed: 'records.viewed',
+  auditRead: 'records.audit-read',
   tokenIssued: 'records.playback-token-issued',
   sessionOpened: 'records.playback-session-opened',
   played: 'records.played',

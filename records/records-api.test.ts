@@ -442,6 +442,27 @@ describe('records access API (real PostgreSQL, s3rver, KMS double)', () => {
     expect((await readAudit(stack.pool, { limit: 5000 })).some((e) => e.event === 'records.derivative-created' && e.outcome === 'ok' && e.actorId === CLINICIAN)).toBe(true);
   });
 
+  test('auditors and records officers read a recording’s audit trail; others may not; the read is audited', async () => {
+    const trail = await app.inject({ url: `/v1/recordings/${rid}/audit`, headers: await auth('auditor', 'au-1') });
+    expect(trail.statusCode).toBe(200);
+    const events = (trail.json() as { events: Array<{ event: string; actor: { id: string } | null; rowHash: string }> }).events.map((e) => e.event);
+    expect(events).toEqual(expect.arrayContaining(['recording.handed-over', 'recording.sealed', 'records.playback-token-issued', 'records.played', 'records.derivative-created']));
+    const page = (await app.inject({ url: `/v1/recordings/${rid}/audit?limit=2`, headers: await auth('records-officer', 'ro-1') })).json() as { events: unknown[]; nextAfterSeq: string };
+    expect(page.events).toHaveLength(2);
+    const next = (await app.inject({ url: `/v1/recordings/${rid}/audit?limit=2&afterSeq=${page.nextAfterSeq}`, headers: await auth('records-officer', 'ro-1') })).json() as { events: Array<{ seq: string }> };
+    expect(BigInt(next.events[0]!.seq)).toBeGreaterThan(BigInt(page.nextAfterSeq));
+    for (const [who, reason] of [
+      [await auth('clinician', CLINICIAN, ROOM), 'role-not-permitted'],
+      [await auth('patient', PATIENT, ROOM), 'role-not-permitted'],
+    ] as const) {
+      const refused = await app.inject({ url: `/v1/recordings/${rid}/audit`, headers: who });
+      expect([refused.statusCode, refused.json().error.reason]).toEqual([403, reason]);
+    }
+    const after = await readAudit(stack.pool, { limit: 5000 });
+    expect(after.some((e) => e.event === 'records.audit-read' && e.outcome === 'ok' && e.actorId === 'au-1')).toBe(true);
+    expect(after.some((e) => e.event === 'records.audit-read' && e.outcome === 'refused' && e.actorId === PATIENT)).toBe(true);
+  });
+
   test('the audit chain stays intact through all of it', async () => {
     const report = await verifyAuditChain(stack.pool);
     expect(report.ok).toBe(true);

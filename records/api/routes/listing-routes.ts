@@ -1,13 +1,16 @@
 import type { FastifyRequest } from 'fastify';
 import { auditAccess, RECORDS_EVENTS } from '../../access-audit.js';
+import { loadRecordingFacts } from '../../access-policy.js';
 import { RecordsError } from '../../errors.js';
 import { getListedRecording, listRecordings, MAX_PAGE, type ListFilters } from '../../listing.js';
 import { authenticate, requireAllowed, type RecordsRoutePlugin } from '../context.js';
 
 /**
  * GET /v1/recordings — list and search (room, participant, from, to, state; limit, cursor), scoped to what
- * the caller may see; GET /v1/recordings/:recordingId — one recording. Both audited (who listed what, with
- * which filters and how many results), refusals included.
+ * the caller may see; GET /v1/recordings/:recordingId — one recording; GET /v1/recordings/:recordingId/audit
+ * — its audit trail (events whose subject is the recording: sealing, every access, holds, deletion), for
+ * auditors and records officers. All audited (who listed or read what, with which filters and how many
+ * results), refusals included.
  */
 
 const ID = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
@@ -79,6 +82,44 @@ export const listingRoutes: RecordsRoutePlugin = async (app, { deps }) => {
     });
     return page;
   });
+
+  app.get(
+    '/v1/recordings/:recordingId/audit',
+    {
+      schema: {
+        params: { type: 'object', additionalProperties: false, required: ['recordingId'], properties: { recordingId: { type: 'string', pattern: ID } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { afterSeq: { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})$' }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' } } },
+      },
+    },
+    async (request: FastifyRequest) => {
+      const principal = await authenticate(deps, request);
+      const { recordingId } = request.params as { recordingId: string };
+      const query = request.query as { afterSeq?: string; limit?: string };
+      const facts = await loadRecordingFacts(deps.pool, recordingId);
+      if (!facts) throw new RecordsError('not-found', `recording ${recordingId} is not in the catalog`, { field: 'recordingId' });
+      await requireAllowed(deps, principal, 'audit-read', facts, undefined, RECORDS_EVENTS.auditRead);
+      const limit = Math.min(Number(query.limit ?? 500), 1000);
+      const { rows } = await deps.pool.query<{ seq: string; occurred_at_ms: string; event: string; outcome: string; actor_role: string | null; actor_id: string | null; room_id: string | null; details: string; row_hash: Buffer }>(
+        `select seq::text as seq, occurred_at_ms::text as occurred_at_ms, event, outcome, actor_role, actor_id, room_id, details, row_hash
+           from audit_log where subject_id = $1 and seq > $2::bigint order by seq limit ${limit}`,
+        [recordingId, query.afterSeq ?? '0'],
+      );
+      await auditAccess(deps.pool, { event: RECORDS_EVENTS.auditRead, principal, roomId: facts.roomId, subjectId: recordingId, details: { events: rows.length, afterSeq: query.afterSeq ?? '0' } });
+      return {
+        events: rows.map((r) => ({
+          seq: r.seq,
+          occurredAtMs: Number(r.occurred_at_ms),
+          event: r.event,
+          outcome: r.outcome,
+          actor: r.actor_role === null ? null : { role: r.actor_role, id: r.actor_id },
+          roomId: r.room_id,
+          details: JSON.parse(r.details) as Record<string, unknown>,
+          rowHash: r.row_hash.toString('hex'),
+        })),
+        nextAfterSeq: rows.length === limit ? rows[rows.length - 1]!.seq : null,
+      };
+    },
+  );
 
   app.get('/v1/recordings/:recordingId', { schema: { params: { type: 'object', additionalProperties: false, required: ['recordingId'], properties: { recordingId: { type: 'string', pattern: ID } } } } }, async (request: FastifyRequest) => {
     const principal = await authenticate(deps, request);

@@ -21,7 +21,7 @@ interface BenchModule {
   run(context: BenchContext): Promise<unknown>;
 }
 
-const BENCHES: readonly string[] = ['sframe', 'recorder', 'consent', 'seal', 'playback'];
+const BENCHES: readonly string[] = ['sframe', 'recorder', 'consent', 'seal', 'playback', 'lifecycle'];
 
 const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 const [name, ...args] = process.argv.slice(2);

@@ -1,5 +1,4 @@
 import { Queue, QueueEventsProducer, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { RECORD_JOB, RECORD_QUEUE, RECORDER_STOP_EVENT, recordJobPayload, type RecordJobData, type RecorderStop } from './recorder-jobs.js';
 import type { RecorderDispatcher } from './recorder-dispatcher.js';
 
@@ -53,9 +52,10 @@ export class BullMqRecorderDispatcher implements RecorderDispatcher {
     if (job !== undefined && (await job.isWaiting() || await job.isDelayed())) await job.remove().catch(() => undefined);
   }
 
-  /** Readiness: Redis answers a PING on the queue's connection. */
-  async ping(): Promise<string> {
-    return ((await this.queue.backend.client) as unknown as Redis).ping();
+  /** Record jobs waiting for a recorder (what recorder autoscaling follows). */
+  async depth(): Promise<number> {
+    const counts = await this.queue.getJobCounts('waiting', 'prioritized');
+    return (counts.waiting ?? 0) + (counts.prioritized ?? 0);
   }
 
   async close(): Promise<void> {

@@ -155,13 +155,14 @@ describe('key service configuration', () => {
         });
         expect(put.status).toBe(201);
         expect(kms.calls.some((c) => c.operation === 'GetPublicKey' && c.keyArn === KeyMetadata!.Arn)).toBe(true);
-        // The ops listener: ready (PostgreSQL and Redis answer), alive, and its metrics.
+        // The ops listener: ready (PostgreSQL answers), alive, and its metrics.
         const ready = await fetch(`${service.opsUrl}/readyz`);
-        expect({ status: ready.status, body: await ready.json() }).toEqual({ status: 200, body: { status: 'ready', checks: { postgres: 'ok', redis: 'ok' } } });
+        expect({ status: ready.status, body: await ready.json() }).toEqual({ status: 200, body: { status: 'ready', checks: { postgres: 'ok' } } });
         expect((await fetch(`${service.opsUrl}/healthz`)).status).toBe(200);
         const metrics = await (await fetch(`${service.opsUrl}/metrics`)).text();
         expect(metrics).toMatch(/^chaperone_keyservice_consent_to_join_seconds_count\{service="keyservice"\} 0$/m);
         expect(metrics).toMatch(/^chaperone_keyservice_rooms\{service="keyservice"\} 0$/m);
+        expect(metrics).toMatch(/^chaperone_record_queue_depth\{service="keyservice"\} 0$/m);
       } finally {
         await service.close();
         for (const name of ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) delete process.env[name];

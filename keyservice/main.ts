@@ -1,5 +1,6 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import pg from 'pg';
+import { Gauge } from 'prom-client';
 import { LocalEd25519ExternalSender, type ExternalSenderSigner } from './external-sender.js';
 import { BullMqRecorderDispatcher } from './bullmq-recorder-dispatcher.js';
 import { startKeyService, type KeyService, type RecordingOptions } from './key-service.js';
@@ -9,7 +10,7 @@ import { RECORDER_REMOVAL_TIMEOUT_MS } from './recording-gate.js';
 import { JanusSfuModeration } from './sfu-moderation.js';
 import { ConfigError, ConfigSource, isLocalEndpoint, OPS_SETTINGS, opsListenerConfig, refuseDevelopmentDataStores, refusedInProduction, type Environment, type OpsListenerConfig } from '../ops/config-source.js';
 import { createMetricsRegistry } from '../ops/metrics.js';
-import { postgresReadiness, redisReadiness, startOpsServer, type ReadinessCheck } from '../ops/ops-server.js';
+import { postgresReadiness, startOpsServer, type ReadinessCheck } from '../ops/ops-server.js';
 import { createHs256TokenVerifier, createJwtVerifier, MIN_DEV_SECRET_BYTES, type TokenVerifier } from './tokens.js';
 
 /**
@@ -282,8 +283,23 @@ export async function startConfiguredKeyService(config: KeyServiceConfig, logger
   });
   const readiness: ReadinessCheck[] = [];
   if (pool !== undefined && dispatcher !== undefined) {
-    const redis = dispatcher;
-    readiness.push(postgresReadiness('postgres', pool), redisReadiness('redis', async () => redis));
+    const queue = dispatcher;
+    // Ready while PostgreSQL answers: admissions consult the policy and the consent ledger there. Redis
+    // carries only record jobs; without it calls go on and dispatches fail (audited), so a Redis outage
+    // must not take the delivery service out of its Service — it shows in the record queue gauge instead.
+    readiness.push(postgresReadiness('postgres', pool));
+    new Gauge({
+      name: 'chaperone_record_queue_depth',
+      help: 'Record jobs waiting for a recorder (the same queue from every key service replica)',
+      registers: [registry],
+      async collect() {
+        // Redis away: no sample (alert on its absence) rather than a failed scrape of every metric.
+        await queue.depth().then(
+          (depth) => this.set(depth),
+          () => this.reset(),
+        );
+      },
+    });
   }
   const ops = await startOpsServer({ host: config.ops.host, port: config.ops.port, registry, readiness }).catch(async (error: unknown) => {
     await service.close();

@@ -30,13 +30,15 @@ export interface SealMetrics {
 
 export function instrumentSealWorkers(workers: SealWorkers, registry: Registry, options: { connection: ConnectionOptions; prefix: string }): SealMetrics {
   const queues = [SEAL_QUEUES.segment, SEAL_QUEUES.recording].map((name) => new Queue(name, { connection: options.connection, prefix: options.prefix }));
-  const counts = async () => Promise.all(queues.map(async (queue) => ({ queue: queue.name, counts: await queue.getJobCounts(...STATES) })));
+  // Redis away: no queue samples (alert on their absence) rather than a failed scrape of every metric.
+  const counts = async () => Promise.all(queues.map(async (queue) => ({ queue: queue.name, counts: await queue.getJobCounts(...STATES) }))).catch(() => []);
   new Gauge({
     name: 'chaperone_seal_queue_depth',
     help: 'Seal jobs ready to run and not yet taken by a worker (waiting + prioritized), per queue',
     labelNames: ['queue'],
     registers: [registry],
     async collect() {
+      this.reset();
       for (const { queue, counts: c } of await counts()) this.set({ queue }, (c.waiting ?? 0) + (c.prioritized ?? 0));
     },
   });
@@ -46,6 +48,7 @@ export function instrumentSealWorkers(workers: SealWorkers, registry: Registry, 
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect() {
+      this.reset();
       for (const { queue, counts: c } of await counts()) for (const state of STATES) this.set({ queue, state }, c[state] ?? 0);
     },
   });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigMap, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -17,14 +18,18 @@ const MODELS: Record<string, (object: K8sObject) => { validate(): void }> = {
   'v1/ServiceAccount': (o) => new ServiceAccount(o as never),
   'v1/PersistentVolumeClaim': (o) => new PersistentVolumeClaim(o as never),
   'apps/v1/Deployment': (o) => new Deployment(o as never),
+  'batch/v1/Job': (o) => new Job(o as never),
   'autoscaling/v2/HorizontalPodAutoscaler': (o) => new HorizontalPodAutoscaler(o as never),
   'networking.k8s.io/v1/Ingress': (o) => new Ingress(o as never),
   'networking.k8s.io/v1/NetworkPolicy': (o) => new NetworkPolicy(o as never),
   'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o as never),
 };
 
+/** Custom resources (KEDA, Prometheus Operator) have no schema in kubernetes-models: checked by the tests that render them. */
+const isCustomResource = (object: K8sObject) => /^(keda\.sh|monitoring\.coreos\.com)\//.test(object.apiVersion);
+
 function validateAll(objects: K8sObject[]): void {
-  for (const object of objects) {
+  for (const object of objects.filter((o) => !isCustomResource(o))) {
     const model = MODELS[`${object.apiVersion}/${object.kind}`];
     if (model === undefined) throw new Error(`no schema for ${object.apiVersion} ${object.kind} (${object.metadata.name})`);
     try {
@@ -43,8 +48,9 @@ interface PodSpec {
     args: string[];
     securityContext: { runAsNonRoot: boolean; readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean; capabilities: { drop: string[] }; seccompProfile: { type: string } };
     resources: { requests: Record<string, string>; limits: Record<string, string> };
-    readinessProbe?: unknown;
-    livenessProbe?: unknown;
+    readinessProbe?: { httpGet?: { path: string; port: string } };
+    livenessProbe?: { httpGet?: { path: string; port: string } };
+    ports?: Array<{ name: string; containerPort: number }>;
     env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
     volumeMounts: Array<{ name: string; mountPath: string }>;
   }>;
@@ -87,7 +93,7 @@ describe('helm chart helm/chaperone, with a real helm', () => {
     const recorder = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'chaperone-recorder') as K8sObject & { data: Record<string, string> };
     expect(recorder.data.CHAPERONE_KEY_SERVICE_URL).toBe('http://chaperone-keyservice:8443');
     const kinds = objects.map((o) => o.kind).sort();
-    expect(kinds).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'Deployment', 'Deployment', 'NetworkPolicy', 'NetworkPolicy', 'NetworkPolicy', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+    expect(kinds).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'Deployment', 'Deployment', 'Job', 'NetworkPolicy', 'NetworkPolicy', 'NetworkPolicy', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
   });
 
   test('the production example renders objects that all validate, with HPAs, an Ingress and a shared encrypted spool', () => {
@@ -114,8 +120,8 @@ describe('helm chart helm/chaperone, with a real helm', () => {
     validateAll(alone);
     const pod = deployment(alone, 'recorder').spec.template.spec;
     expect(pod.volumes.find((v) => v.name === 'spool')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '20480Mi' });
-    // The memory spool counts against the memory limit: 5836Mi for the calls, 1024Mi each /dev/shm and /tmp, 20480Mi spool.
-    expect(pod.containers[0]!.resources.limits.memory).toBe('28364Mi');
+    // The memory spool counts against the memory limit: 5836Mi for the calls, 1024Mi /dev/shm, 256Mi /tmp, 20480Mi spool.
+    expect(pod.containers[0]!.resources.limits.memory).toBe('27596Mi');
     expect(alone.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
     const refused = helm(['template', 'chaperone', CHART_DIR, '--set', 'recorder.spool.type=memory']);
     expect(refused.status).not.toBe(0);
@@ -163,36 +169,90 @@ describe('helm chart helm/chaperone, with a real helm', () => {
     expect(pod.volumes.find((v) => v.name === 'dshm')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '1024Mi' });
     expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: 'dshm', mountPath: '/dev/shm' });
     // 4 calls x (150m, 1331Mi) + base (250m, 512Mi); the memory limit adds the memory-backed /dev/shm and /tmp.
-    expect(pod.containers[0]!.resources).toEqual({ requests: { cpu: '850m', memory: '5836Mi' }, limits: { cpu: '1700m', memory: '7884Mi' } });
-    expect(pod.volumes.find((v) => v.name === 'tmp')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '1024Mi' });
+    expect(pod.containers[0]!.resources).toEqual({ requests: { cpu: '850m', memory: '5836Mi' }, limits: { cpu: '1700m', memory: '7116Mi' } });
+    // /dev/shm is sized, so Chromium uses it (bot/chromium.ts drops --disable-dev-shm-usage): /tmp holds profiles only.
+    expect(pod.volumes.find((v) => v.name === 'tmp')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '256Mi' });
     const one = deployment(renderChart([], ['--set', 'recorder.maxConcurrentCalls=1', '--set', 'recorder.perCall.memoryMi=2048']), 'recorder');
     expect(one.spec.template.spec.containers[0]!.resources.requests).toEqual({ cpu: '400m', memory: '2560Mi' });
   });
 
-  test('network policies: nothing may connect to a recorder or a pipeline worker; the key service admits recorders and the ingress namespace', () => {
+  test('network policies: only Prometheus may connect to a recorder or a pipeline worker, and only to the ops port; the key service admits recorders and the ingress namespace', () => {
     const policies = renderChart().filter((o) => o.kind === 'NetworkPolicy') as Array<K8sObject & { spec: { ingress: unknown[]; policyTypes: string[] } }>;
     expect(policies.map((p) => p.metadata.name).sort()).toEqual(['chaperone-keyservice', 'chaperone-pipeline', 'chaperone-recorder']);
     for (const policy of policies) expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
-    expect(policies.find((p) => p.metadata.name === 'chaperone-recorder')!.spec.ingress).toEqual([]);
-    expect(policies.find((p) => p.metadata.name === 'chaperone-pipeline')!.spec.ingress).toEqual([]);
-    expect(policies.find((p) => p.metadata.name === 'chaperone-keyservice')!.spec.ingress).toHaveLength(1);
+    const prometheusOnly = [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9464 }] }];
+    expect(policies.find((p) => p.metadata.name === 'chaperone-recorder')!.spec.ingress).toEqual(prometheusOnly);
+    expect(policies.find((p) => p.metadata.name === 'chaperone-pipeline')!.spec.ingress).toEqual(prometheusOnly);
+    const keyservice = policies.find((p) => p.metadata.name === 'chaperone-keyservice')!.spec.ingress;
+    expect(keyservice).toHaveLength(2);
+    expect(keyservice[1]).toEqual(prometheusOnly[0]);
+  });
+
+  test('every service is probed on its ops listener: liveness /healthz, readiness /readyz, and told to open it on all interfaces', () => {
+    for (const objects of [renderChart(), renderChart([PRODUCTION])]) {
+      for (const component of ['keyservice', 'recorder', 'pipeline']) {
+        const template = deployment(objects, component).spec.template;
+        expect(template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9464', 'prometheus.io/path': '/metrics' });
+        const container = template.spec.containers[0]!;
+        expect(container.ports).toContainEqual({ name: 'ops', containerPort: 9464, protocol: 'TCP' });
+        expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'ops' });
+        expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'ops' });
+      }
+      for (const name of ['chaperone-keyservice', 'chaperone-recorder']) {
+        const map = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name) as K8sObject & { data: Record<string, string> };
+        expect(map.data).toMatchObject({ CHAPERONE_OPS_HOST: '0.0.0.0', CHAPERONE_OPS_PORT: '9464' });
+      }
+      expect(deployment(objects, 'pipeline').spec.template.spec.containers[0]!.env).toEqual(
+        expect.arrayContaining([{ name: 'CHAPERONE_OPS_HOST', value: '0.0.0.0' }, { name: 'CHAPERONE_OPS_PORT', value: '9464' }]),
+      );
+    }
+  });
+
+  test('the database migration runs first, as a pre-install/pre-upgrade hook Job of the same image, from a referenced Secret', () => {
+    type JobObject = K8sObject & { spec: { backoffLimit: number; template: { spec: PodSpec & { restartPolicy: string; serviceAccountName?: string } } } };
+    for (const [values, secret] of [[[], 'chaperone-postgres'], [[PRODUCTION], 'chaperone-postgres-owner']] as const) {
+      const job = renderChart([...values]).find((o) => o.kind === 'Job') as JobObject;
+      expect(job.metadata.annotations).toMatchObject({ 'helm.sh/hook': 'pre-install,pre-upgrade', 'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded' });
+      const pod = job.spec.template.spec;
+      expect(pod.restartPolicy).toBe('Never');
+      // It runs before the chart's ServiceAccount exists.
+      expect(pod.serviceAccountName).toBeUndefined();
+      const container = pod.containers[0]!;
+      expect(container.args).toEqual(['migrate']);
+      expect(container.env).toContainEqual({ name: 'CHAPERONE_DATABASE_URL', valueFrom: { secretKeyRef: { name: secret, key: 'url' } } });
+      expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    }
+    expect(renderChart([], ['--set', 'migrations.enabled=false']).some((o) => o.kind === 'Job')).toBe(false);
+  });
+
+  test('the production example scrapes every component with a PodMonitor on the ops port', () => {
+    const monitors = renderChart([PRODUCTION]).filter((o) => o.kind === 'PodMonitor') as Array<K8sObject & { spec: { selector: { matchExpressions: Array<{ values: string[] }> }; podMetricsEndpoints: Array<{ port: string; path: string }> } }>;
+    expect(monitors).toHaveLength(1);
+    expect(monitors[0]!.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(monitors[0]!.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+    expect(monitors[0]!.spec.selector.matchExpressions[0]!.values).toEqual(['keyservice', 'recorder', 'pipeline']);
+    expect(monitors[0]!.spec.podMetricsEndpoints).toEqual([{ port: 'ops', path: '/metrics', interval: '30s' }]);
+    expect(renderChart().some((o) => o.kind === 'PodMonitor')).toBe(false);
   });
 
   test('KEDA mode renders a ScaledObject per scaled workload on the BullMQ wait lists', () => {
     const objects = renderChart([], ['--set', 'autoscaling.mode=keda']);
-    validateAll(objects.filter((o) => o.kind !== 'ScaledObject'));
+    validateAll(objects);
     const scaled = objects.filter((o) => o.kind === 'ScaledObject') as Array<K8sObject & { spec: { scaleTargetRef: { name: string }; triggers: Array<{ type: string; metadata: Record<string, string> }> } }>;
     expect(scaled.map((s) => [s.apiVersion, s.spec.scaleTargetRef.name, s.spec.triggers[0]!.type])).toEqual([
       ['keda.sh/v1alpha1', 'chaperone-recorder', 'redis'],
       ['keda.sh/v1alpha1', 'chaperone-pipeline', 'redis'],
     ]);
     for (const name of ['chaperone-recorder', 'chaperone-pipeline']) expect(objects.some((o) => o.kind === 'Deployment' && o.metadata.name === name)).toBe(true);
+    // BullMQ's wait lists: <prefix>:<queue>:wait (record jobs: BullMQ's default prefix; seal segments: "chaperone").
+    expect(scaled.map((s) => s.spec.triggers[0]!.metadata.listName)).toEqual(['bull:chaperone-record:wait', 'chaperone:chaperone-seal-segment:wait']);
   });
 
   test('a values file with an unknown key is rejected by the schema, for lint and template, naming the key', () => {
     const top = valuesFile('unknown-top.yaml', 'recorderz:\n  replicas: 3\n');
     const nested = valuesFile('unknown-nested.yaml', 'recorder:\n  spool:\n    tpye: memory\n');
-    for (const [file, key] of [[top, 'recorderz'], [nested, 'tpye']] as const) {
+    const monitor = valuesFile('unknown-monitor.yaml', 'metrics:\n  podMonitor:\n    enabld: true\n');
+    for (const [file, key] of [[top, 'recorderz'], [nested, 'tpye'], [monitor, 'enabld']] as const) {
       for (const command of ['lint', 'template']) {
         const result = helm([command, CHART_DIR, '-f', file]);
         expect(result.status).not.toBe(0);

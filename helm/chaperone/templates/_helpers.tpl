@@ -111,3 +111,44 @@ imagePullSecrets:
     - { protocol: UDP, port: 53 }
     - { protocol: TCP, port: 53 }
 {{- end -}}
+
+{{/* The ops listener's container port and probes (every service: ops/ops-server.ts). */}}
+{{- define "chaperone.opsPort" -}}
+- name: ops
+  containerPort: {{ .Values.ops.port }}
+  protocol: TCP
+{{- end -}}
+
+{{/* Liveness: /healthz (the process answers). Readiness: /readyz (its dependencies answer). */}}
+{{- define "chaperone.opsProbes" -}}
+readinessProbe:
+  httpGet: { path: /readyz, port: ops }
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 3
+livenessProbe:
+  httpGet: { path: /healthz, port: ops }
+  initialDelaySeconds: 15
+  periodSeconds: 20
+  timeoutSeconds: 5
+  failureThreshold: 6
+{{- end -}}
+
+{{/* Annotation-based Prometheus discovery of the ops listener. */}}
+{{- define "chaperone.metricsAnnotations" -}}
+{{- if .Values.metrics.podAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .Values.ops.port | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy ingress rule: Prometheus (metricsNamespaceLabels) may reach the ops port, nothing else. */}}
+{{- define "chaperone.metricsIngress" -}}
+- from:
+    - namespaceSelector:
+        matchLabels:
+          {{- toYaml .Values.networkPolicy.metricsNamespaceLabels | nindent 10 }}
+  ports:
+    - { protocol: TCP, port: {{ .Values.ops.port }} }
+{{- end -}}

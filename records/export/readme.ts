@@ -61,7 +61,7 @@ This bundle is what the recording service holds, decrypted, plus what is needed 
 without trusting the service: the manifest that was signed when the recording was sealed, its
 signature and the public key. Every media file was checked against the manifest's SHA-256 before
 it was put in this bundle; you can check it again with the steps below (sha256sum and OpenSSL 3.0 or
-later — step 1 uses `pkeyutl -rawin`, which OpenSSL 1.1.1 lacks — in a POSIX shell).
+later — step 1 uses "pkeyutl -rawin", which OpenSSL 1.1.1 lacks — in a POSIX shell).
 
 FILES
   tracks/*.webm               the media, one file per track segment (WebM: VP8 video / Opus audio)

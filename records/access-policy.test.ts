@@ -1,7 +1,7 @@
 import { RECORD_ACTIONS, authorize, listingScope, permittedTracks, type RecordAction, type RecordingFacts, type TrackFacts } from './access-policy.js';
 import { principalFromToken, servicePrincipal, type Principal } from './principal.js';
 
-const recording: RecordingFacts = { recordingId: 'rec-1', roomId: 'room-a', participantIds: ['patient-1', 'clin-1'], careTeamIds: ['clin-assigned'] };
+const recording: RecordingFacts = { recordingId: 'rec-1', roomId: 'room-a', participantIds: ['patient-1', 'clin-1'], careTeamIds: ['clin-assigned'], part2: false };
 const patientTrack: TrackFacts = { recordingId: 'rec-1', trackId: 't01-video', participantId: 'patient-1' };
 const clinicianTrack: TrackFacts = { recordingId: 'rec-1', trackId: 't02-audio', participantId: 'clin-1' };
 
@@ -17,6 +17,18 @@ describe('authorize', () => {
       expect(authorize(auditor, action, recording).allowed).toBe(action === 'list' || action === 'audit-read');
     }
     expect(authorize(auditor, 'play', recording, patientTrack)).toMatchObject({ allowed: false, reason: 'role-not-permitted' });
+  });
+
+  test('42 CFR Part 2: the care team is refused; records officers keep access and the patient their own tracks', () => {
+    const part2 = { ...recording, part2: true };
+    for (const clinician of [user('clinician', 'clin-1', 'room-a'), user('clinician', 'clin-assigned', 'room-a')]) {
+      for (const action of ['list', 'play', 'derive'] as RecordAction[]) expect(authorize(clinician, action, part2)).toMatchObject({ allowed: false, reason: 'part2-restricted' });
+    }
+    for (const action of RECORD_ACTIONS) expect(authorize(user('records-officer', 'ro-1'), action, part2)).toEqual({ allowed: true });
+    const patient = user('patient', 'patient-1', 'room-a');
+    expect(authorize(patient, 'play', part2, patientTrack)).toEqual({ allowed: true });
+    expect(authorize(patient, 'export', part2, patientTrack)).toEqual({ allowed: true });
+    expect(authorize(patient, 'play', part2, clinicianTrack)).toMatchObject({ allowed: false, reason: 'own-tracks-only' });
   });
 
   test('operators and recorders may do nothing with recordings', () => {

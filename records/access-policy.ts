@@ -28,6 +28,10 @@ import type { Principal, PrincipalRole } from './principal.js';
  *   room's recordings, as in the key service.
  * - Auditors review who did what (audit-read, listing metadata), not the media (minimum necessary,
  *   45 CFR §164.502(b)).
+ * - **42 CFR Part 2** (the recording's policy said so; `recordings.part2`, carried from the key service's
+ *   policy through the seal request): the key service's policy narrows access to records officers
+ *   (keyservice/recording-policy.ts accessRoles), so the care team is refused; a patient keeps access to
+ *   their own tracks (§2.23: patients' access to their own records needs no consent).
  *
  * Whether a recording is *playable* (sealed, not deleted, key not destroyed) is not a question of who
  * asks; the playback path checks it separately.
@@ -44,6 +48,8 @@ export interface RecordingFacts {
   participantIds: readonly string[];
   /** Clinicians assigned to the room's care team (records_care_team, not revoked). */
   careTeamIds: readonly string[];
+  /** 42 CFR Part 2 applies: no care-team access (see the file comment). */
+  part2: boolean;
 }
 
 export interface TrackFacts {
@@ -64,7 +70,9 @@ export type AccessRefusal =
   /** A patient asking for another participant's track, or for the whole recording. */
   | 'own-tracks-only'
   /** The track named is not one of the recording's. */
-  | 'track-not-in-recording';
+  | 'track-not-in-recording'
+  /** A clinician asking for a recording made under 42 CFR Part 2. */
+  | 'part2-restricted';
 
 export type AccessDecision = { allowed: true } | { allowed: false; reason: AccessRefusal; message: string };
 
@@ -104,6 +112,7 @@ export function authorize(principal: Principal, action: RecordAction, recording:
   }
   switch (principal.role) {
     case 'clinician':
+      if (recording.part2) return refuse('part2-restricted', 'this recording falls under 42 CFR Part 2: only records officers (and the patient, for their own tracks) may access it');
       return isCareTeam(principal, recording) ? ALLOW : refuse('not-care-team', 'only the care team of a recording may see it: the clinician took no part in it and is not assigned to the room');
     case 'patient':
       if (!recording.participantIds.includes(principal.subject)) return refuse('not-participant', 'a patient sees only recordings they took part in');
@@ -125,7 +134,8 @@ export function permittedTracks<T extends TrackFacts>(principal: Principal, acti
  * see (each row is still checked with `authorize` after the query).
  * - `all`: every recording (of `room`, when set);
  * - `participant`: recordings with a track whose participant_id is `subject`;
- * - `care-team`: recordings `subject` took part in or whose room assigns them to its care team;
+ * - `care-team`: recordings `subject` took part in or whose room assigns them to its care team, except
+ *   those under 42 CFR Part 2;
  * - `none`: nothing.
  */
 export type ListingScope =
@@ -143,8 +153,8 @@ export function listingScope(principal: Principal): ListingScope {
 
 /** Loads the facts `authorize` judges; undefined when the recording is not in the catalog. */
 export async function loadRecordingFacts(db: Queryable, recordingId: string): Promise<RecordingFacts | undefined> {
-  const { rows } = await db.query<{ room_id: string; participants: string[]; care_team: string[] }>(
-    `select r.room_id,
+  const { rows } = await db.query<{ room_id: string; part2: boolean; participants: string[]; care_team: string[] }>(
+    `select r.room_id, r.part2,
             coalesce((select array_agg(distinct t.participant_id) from recording_tracks t where t.recording_id = r.recording_id), '{}') as participants,
             coalesce((select array_agg(c.clinician_id) from records_care_team c where c.room_id = r.room_id and c.revoked_at_ms is null), '{}') as care_team
        from recordings r where r.recording_id = $1`,
@@ -152,7 +162,7 @@ export async function loadRecordingFacts(db: Queryable, recordingId: string): Pr
   );
   const row = rows[0];
   if (!row) return undefined;
-  return { recordingId, roomId: row.room_id, participantIds: row.participants, careTeamIds: row.care_team };
+  return { recordingId, roomId: row.room_id, participantIds: row.participants, careTeamIds: row.care_team, part2: row.part2 };
 }
 
 /** Loads a track's facts; undefined when the recording has no such track. */

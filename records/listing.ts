@@ -84,6 +84,7 @@ interface Row {
   retention_until: Date | null;
   participants: string[];
   care_team: string[];
+  part2: boolean;
 }
 
 export async function listRecordings(db: Queryable, principal: Principal, filters: ListFilters = {}): Promise<ListPage> {
@@ -103,7 +104,7 @@ export async function listRecordings(db: Queryable, principal: Principal, filter
     where.push(`exists (select 1 from recording_tracks t where t.recording_id = r.recording_id and t.participant_id = ${bind(scope.subject)})`);
   } else if (scope.kind === 'care-team') {
     const subject = bind(scope.subject);
-    where.push(`(exists (select 1 from recording_tracks t where t.recording_id = r.recording_id and t.participant_id = ${subject})
+    where.push(`not r.part2 and (exists (select 1 from recording_tracks t where t.recording_id = r.recording_id and t.participant_id = ${subject})
       or exists (select 1 from records_care_team c where c.room_id = r.room_id and c.clinician_id = ${subject} and c.revoked_at_ms is null))`);
   }
   if (filters.room !== undefined) where.push(`r.room_id = ${bind(filters.room)}`);
@@ -116,7 +117,7 @@ export async function listRecordings(db: Queryable, principal: Principal, filter
     where.push(`(r.started_at_ms, r.recording_id) < (${bind(after.startedAtMs)}, ${bind(after.recordingId)})`);
   }
   const { rows } = await db.query<Row>(
-    `select r.recording_id, r.room_id, r.state, r.purpose, r.started_at_ms, r.ended_at_ms, r.sealed_at, r.retention_until,
+    `select r.recording_id, r.room_id, r.part2, r.state, r.purpose, r.started_at_ms, r.ended_at_ms, r.sealed_at, r.retention_until,
             coalesce((select array_agg(distinct t.participant_id) from recording_tracks t where t.recording_id = r.recording_id), '{}') as participants,
             coalesce((select array_agg(c.clinician_id) from records_care_team c where c.room_id = r.room_id and c.revoked_at_ms is null), '{}') as care_team
        from recordings r
@@ -128,7 +129,7 @@ export async function listRecordings(db: Queryable, principal: Principal, filter
   const page = rows.slice(0, limit);
   const recordings: ListedRecording[] = [];
   for (const row of page) {
-    const facts: RecordingFacts = { recordingId: row.recording_id, roomId: row.room_id, participantIds: row.participants, careTeamIds: row.care_team };
+    const facts: RecordingFacts = { recordingId: row.recording_id, roomId: row.room_id, participantIds: row.participants, careTeamIds: row.care_team, part2: row.part2 };
     if (!authorize(principal, 'list', facts).allowed) continue; // the SQL scope already excludes these; never show one that slipped through
     recordings.push(await describeRecording(db, principal, row, facts));
   }
@@ -139,7 +140,7 @@ export async function listRecordings(db: Queryable, principal: Principal, filter
 /** One recording as the caller may see it; undefined when it does not exist or the caller may not list it. */
 export async function getListedRecording(db: Queryable, principal: Principal, recordingId: string): Promise<{ recording: ListedRecording; facts: RecordingFacts } | undefined> {
   const { rows } = await db.query<Row>(
-    `select r.recording_id, r.room_id, r.state, r.purpose, r.started_at_ms, r.ended_at_ms, r.sealed_at, r.retention_until,
+    `select r.recording_id, r.room_id, r.part2, r.state, r.purpose, r.started_at_ms, r.ended_at_ms, r.sealed_at, r.retention_until,
             coalesce((select array_agg(distinct t.participant_id) from recording_tracks t where t.recording_id = r.recording_id), '{}') as participants,
             coalesce((select array_agg(c.clinician_id) from records_care_team c where c.room_id = r.room_id and c.revoked_at_ms is null), '{}') as care_team
        from recordings r where r.recording_id = $1`,
@@ -147,7 +148,7 @@ export async function getListedRecording(db: Queryable, principal: Principal, re
   );
   const row = rows[0];
   if (!row) return undefined;
-  const facts: RecordingFacts = { recordingId: row.recording_id, roomId: row.room_id, participantIds: row.participants, careTeamIds: row.care_team };
+  const facts: RecordingFacts = { recordingId: row.recording_id, roomId: row.room_id, participantIds: row.participants, careTeamIds: row.care_team, part2: row.part2 };
   return { recording: await describeRecording(db, principal, row, facts), facts };
 }
 

@@ -262,6 +262,20 @@ describe('records access API (real PostgreSQL, s3rver, KMS double)', () => {
     for (const [, , reason] of cases) expect(refused.some((e) => e.details.reason === reason)).toBe(true);
   });
 
+  test('42 CFR Part 2: the care team neither lists nor plays the recording; the patient plays their own track, records officers everything', async () => {
+    const part2 = await sealedFixture(services, stack.spoolDir, { edit: (request) => void (request.policy = { ...request.policy, part2: true }) });
+    const id = part2.request.recordingId;
+    const clinician = await auth('clinician', CLINICIAN, ROOM);
+    expect(ids((await app.inject({ url: '/v1/recordings', headers: clinician })).json())).not.toContain(id);
+    expect((await app.inject({ url: `/v1/recordings/${id}`, headers: clinician })).json().error).toMatchObject({ code: 'forbidden', reason: 'part2-restricted' });
+    const token = (path: string, who: Record<string, string>) => app.inject({ method: 'POST', url: path, headers: who });
+    const video = `/v1/recordings/${id}/tracks/t01-video/segments/1/playback-tokens`;
+    expect((await token(video, clinician)).json().error.reason).toBe('part2-restricted');
+    expect((await token(video, await auth('patient', PATIENT, ROOM))).statusCode).toBe(201);
+    expect((await token(video, await auth('records-officer', 'ro-1'))).statusCode).toBe(201);
+    expect(ids((await app.inject({ url: '/v1/recordings', headers: await auth('patient', PATIENT, ROOM) })).json())).toContain(id);
+  });
+
   test('expired, altered, replayed and borrowed tokens are refused, and a session needs its secret', async () => {
     const patient = await auth('patient', PATIENT, ROOM);
     const path = `/v1/recordings/${rid}/tracks/t01-video/segments/1/playback-tokens`;

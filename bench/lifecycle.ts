@@ -11,6 +11,8 @@
 //                        listed and removed, tombstone + audit.
 //   sweep_ms_per_recording  one retention pass over `recordings` expired recordings, divided by their number.
 //   export_check_ms / export_write_ms  the two passes of one export (medians); load_average: the machine's.
+//   s3_get_mibps         one plain GET of the object: s3rver runs in this process, so every export pass
+//                        also pays the stand-in's own work on the same thread (S3 would not).
 //
 // bench/run.ts bundles this file and prints the returned report as the last stdout line.
 
@@ -65,6 +67,8 @@ export interface LifecycleBenchReport {
   export_check_ms: number;
   /** Median time of the streaming pass (decrypt again into the encrypted tar). */
   export_write_ms: number;
+  /** The object fetched once from s3rver, which runs in this process (its work shares the thread with the export). */
+  s3_get_mibps: number;
   /** 1-minute load average at the end: these machines are shared; read the figures against it. */
   load_average: number;
   delete_track_ms: number;
@@ -164,9 +168,11 @@ export async function run(context: BenchContext): Promise<LifecycleBenchReport> 
     const [segment] = await listSegments(pool, recordingId);
 
     context.progress('measuring the limit: Encryption SDK decrypt alone, in memory');
+    const getStart = performance.now();
     const got = await services.store.getStream(segment!.objectKey!);
     const chunks: Buffer[] = [];
     for await (const chunk of got.body as AsyncIterable<Buffer>) chunks.push(chunk);
+    const s3GetMibps = bytes / MiB / ((performance.now() - getStart) / 1000);
     const ciphertext = Buffer.concat(chunks);
     chunks.length = 0;
     const limits: number[] = [];
@@ -230,6 +236,7 @@ export async function run(context: BenchContext): Promise<LifecycleBenchReport> 
       export_ratio: round(exportMibps / limitMibps, 3),
       export_check_ms: round(median(checkMs)),
       export_write_ms: round(median(writeMs)),
+      s3_get_mibps: round(s3GetMibps),
       load_average: round(loadavg()[0]!, 2),
       delete_track_ms: round(deleteTrackMs),
       sweep_ms_per_recording: round(sweepMs / swept.deleted.length),

@@ -126,7 +126,28 @@ export async function appendAudit(db: Queryable, event: AuditEvent): Promise<App
     ],
   );
   const row = rows[0]!;
+  for (const observer of observers) {
+    try {
+      observer(event);
+    } catch {
+      // An observer (metrics) must never fail or delay the write it observes.
+    }
+  }
   return { seq: BigInt(row.seq), rowHash: row.row_hash.toString('hex') };
+}
+
+/** Sees each event this process appended (after the insert; inside a transaction it may still roll back). */
+export type AuditObserver = (event: Readonly<AuditEvent>) => void;
+
+const observers = new Set<AuditObserver>();
+
+/**
+ * Process-wide observation of appended events, so a service's Prometheus counters count what its audit
+ * log records (records/records-metrics.ts) without metrics code in every route. Returns the unsubscribe.
+ */
+export function observeAuditEvents(observer: AuditObserver): () => void {
+  observers.add(observer);
+  return () => observers.delete(observer);
 }
 
 /** Recomputes the whole audit chain; see hash-chain.ts for what it detects and what `anchors` add. */

@@ -8,11 +8,13 @@ export {
   AuditEventError,
   appendAudit,
   canonicalDetails,
+  observeAuditEvents,
   readAudit,
   verifyAuditChain,
   type AppendedAudit,
   type AuditDetailValue,
   type AuditEvent,
+  type AuditObserver,
   type AuditOutcome,
   type AuditRecord,
 } from './audit-log.js';

@@ -278,7 +278,7 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
     const port = await freePort();
     records = await startChild(
       'records',
-      { CHAPERONE_SEAL_CONFIG: configFile, CHAPERONE_RECORDS_DEV_TOKEN_SECRET_FILE: secretFile, CHAPERONE_RECORDS_PORT: String(port), CHAPERONE_RECORDS_WORK_DIR: join(dir, 'work'), CHAPERONE_RECORDS_INSECURE_COOKIES: 'true' },
+      { CHAPERONE_SEAL_CONFIG: configFile, CHAPERONE_RECORDS_DEV_TOKEN_SECRET_FILE: secretFile, CHAPERONE_RECORDS_PORT: String(port), CHAPERONE_RECORDS_WORK_DIR: join(dir, 'work'), CHAPERONE_RECORDS_INSECURE_COOKIES: 'true', CHAPERONE_OPS_PORT: '0' },
       (line) => line.includes('records service ready'),
     );
     const base = `http://127.0.0.1:${port}`;

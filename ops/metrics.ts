@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
  * `chaperone_<service>_…`; labels carry identifiers of kinds and reasons only — never a room, recording or
  * participant id (unbounded, and identifiers of people do not belong in a monitoring system).
  */
-export type ServiceName = 'keyservice' | 'recorder' | 'pipeline';
+export type ServiceName = 'keyservice' | 'recorder' | 'pipeline' | 'records' | 'lifecycle';
 
 export function createMetricsRegistry(service: ServiceName, options: { processMetrics?: boolean } = {}): Registry {
   const registry = new Registry();

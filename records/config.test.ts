@@ -58,5 +58,22 @@ describe('records service configuration', () => {
     expect(refusal({ ...complete, CHAPERONE_RECORDS_INSECURE_COOKIES: 'true' }).field).toBe('CHAPERONE_RECORDS_INSECURE_COOKIES');
     expect(recordsConfigFromEnv(complete)).toMatchObject({ production: true, secureCookies: true, tokens: { kind: 'jwt', algorithms: ['EdDSA'], audience: 'chaperone-records' } });
     expect(refusal({ ...complete, CHAPERONE_ENV: 'prod' }).field).toBe('CHAPERONE_ENV');
+    // The platform's keys only over TLS, and never a loopback (development) issuer.
+    expect(refusal({ ...complete, CHAPERONE_RECORDS_TOKEN_JWKS_URL: 'http://platform.example/jwks' })).toEqual({ field: 'CHAPERONE_RECORDS_TOKEN_JWKS_URL', code: 'CHAP_CONFIG_REFUSED_IN_PRODUCTION' });
+    expect(refusal({ ...complete, CHAPERONE_RECORDS_TOKEN_JWKS_URL: 'https://127.0.0.1:8443/jwks' })).toEqual({ field: 'CHAPERONE_RECORDS_TOKEN_JWKS_URL', code: 'CHAP_CONFIG_REFUSED_IN_PRODUCTION' });
+  });
+
+  test('the ops listener and CHAPERONE_CONFIG_FILE go through the shared mechanics (unknown keys refused by name)', async () => {
+    expect(recordsConfigFromEnv(base()).ops).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(recordsConfigFromEnv({ ...base(), CHAPERONE_OPS_HOST: '0.0.0.0', CHAPERONE_OPS_PORT: '9100' }).ops).toEqual({ host: '0.0.0.0', port: 9100 });
+    expect(refusal({ ...base(), CHAPERONE_OPS_PORT: '70000' }).field).toBe('CHAPERONE_OPS_PORT');
+    const file = join(dir, 'records.json');
+    await writeFile(file, JSON.stringify({ CHAPERONE_RECORDS_PORT: 8500, CHAPERONE_OPS_PORT: 9500 }));
+    expect(recordsConfigFromEnv({ ...base(), CHAPERONE_CONFIG_FILE: file })).toMatchObject({ port: 8500, ops: { port: 9500 } });
+    // A variable wins over the file (a Secret mounted as a variable overrides the ConfigMap).
+    expect(recordsConfigFromEnv({ ...base(), CHAPERONE_CONFIG_FILE: file, CHAPERONE_RECORDS_PORT: '8600' }).port).toBe(8600);
+    await writeFile(file, JSON.stringify({ CHAPERONE_RECORDS_PORTS: 8500 }));
+    expect(refusal({ ...base(), CHAPERONE_CONFIG_FILE: file })).toEqual({ field: 'CHAPERONE_RECORDS_PORTS', code: 'CHAP_CONFIG_INVALID' });
+    expect(refusal({ ...base(), CHAPERONE_CONFIG_FILE: join(dir, 'missing.json') }).field).toBe('CHAPERONE_CONFIG_FILE');
   });
 });

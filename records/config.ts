@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { ConfigError, ConfigSource, refusedInProduction } from '../ops/config-source.js';
+import { ConfigError, ConfigSource, isLocalEndpoint, OPS_SETTINGS, opsListenerConfig, refusedInProduction, type OpsListenerConfig } from '../ops/config-source.js';
 import { MIN_DEV_SECRET_BYTES } from '../keyservice/tokens.js';
 import { MAX_TOKEN_TTL_MS } from './playback-tokens.js';
 
@@ -13,8 +13,10 @@ import { MAX_TOKEN_TTL_MS } from './playback-tokens.js';
  *                                            signer (kms, keyRoot, signer) — queue/config.ts, with its own
  *                                            production refusals
  *   CHAPERONE_RECORDS_HOST / _PORT           listen address (default 127.0.0.1:8444)
+ *   CHAPERONE_OPS_HOST / _PORT               ops listener: /metrics, /healthz, /readyz (default 127.0.0.1:9464)
  * Platform tokens (audience default "chaperone-records", so key-service tokens do not open records):
- *   CHAPERONE_RECORDS_TOKEN_JWKS_URL or CHAPERONE_RECORDS_TOKEN_PUBLIC_KEY_FILE, with
+ *   CHAPERONE_RECORDS_TOKEN_JWKS_URL (https and not loopback in production) or
+ *   CHAPERONE_RECORDS_TOKEN_PUBLIC_KEY_FILE, with
  *   CHAPERONE_RECORDS_TOKEN_ALGORITHMS, _ISSUER, _AUDIENCE                      — production
  *   CHAPERONE_RECORDS_DEV_TOKEN_SECRET_FILE  HS256 shared secret (≥ 32 bytes)  — development only
  * Playback:
@@ -43,6 +45,7 @@ export interface RecordsConfig {
   holdBackBytes: number;
   secureCookies: boolean;
   workDir: string | undefined;
+  ops: OpsListenerConfig;
 }
 
 export const RECORDS_SETTINGS = [
@@ -61,6 +64,7 @@ export const RECORDS_SETTINGS = [
   'CHAPERONE_RECORDS_HOLD_BACK_MIB',
   'CHAPERONE_RECORDS_INSECURE_COOKIES',
   'CHAPERONE_RECORDS_WORK_DIR',
+  ...OPS_SETTINGS,
 ] as const;
 
 export const DEFAULT_RECORDS_AUDIENCE = 'chaperone-records';
@@ -74,6 +78,12 @@ export function recordsConfigFromEnv(env: Record<string, string | undefined>): R
   const audience = source.string('CHAPERONE_RECORDS_TOKEN_AUDIENCE', { pattern: /^[!-~]{1,200}$/, what: 'a token audience', default: DEFAULT_RECORDS_AUDIENCE })!;
 
   const jwks = source.url('CHAPERONE_RECORDS_TOKEN_JWKS_URL', ['https:', 'http:']);
+  if (jwks !== undefined && production && !jwks.startsWith('https:')) {
+    throw refusedInProduction('CHAPERONE_RECORDS_TOKEN_JWKS_URL', 'a plain-http JWKS URL (keys could be swapped in transit)', "set the platform's https:// JWKS URL");
+  }
+  if (jwks !== undefined && production && isLocalEndpoint(jwks)) {
+    throw refusedInProduction('CHAPERONE_RECORDS_TOKEN_JWKS_URL', 'a loopback JWKS URL (a development issuer)', "set the platform's JWKS URL");
+  }
   const publicKey = source.fileContents('CHAPERONE_RECORDS_TOKEN_PUBLIC_KEY_FILE');
   const devSecret = source.fileContents('CHAPERONE_RECORDS_DEV_TOKEN_SECRET_FILE');
   let tokens: RecordsConfig['tokens'];
@@ -125,5 +135,6 @@ export function recordsConfigFromEnv(env: Record<string, string | undefined>): R
     holdBackBytes: source.integer('CHAPERONE_RECORDS_HOLD_BACK_MIB', { default: 8, min: 1, max: 256 }) * 1024 * 1024,
     secureCookies: !insecure,
     workDir,
+    ops: opsListenerConfig(source),
   });
 }

@@ -132,6 +132,7 @@ describe('records service entry and chaperone list', () => {
     await stack.s3Client().send(new PutObjectCommand({ Bucket: stack.bucket, Key: videoKey, Body: stored }));
 
     const port = await freePort();
+    const opsPort = await freePort();
     const child: ChildProcess = spawn(process.execPath, [bundle], {
       env: {
         PATH: process.env.PATH,
@@ -141,6 +142,7 @@ describe('records service entry and chaperone list', () => {
         CHAPERONE_RECORDS_WORK_DIR: join(dir, 'work-child'),
         CHAPERONE_RECORDS_HOLD_BACK_MIB: '1',
         CHAPERONE_RECORDS_INSECURE_COOKIES: 'true',
+        CHAPERONE_OPS_PORT: String(opsPort),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -176,6 +178,17 @@ describe('records service entry and chaperone list', () => {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const whole = Buffer.from(await (await fetch(`${base}${one.url}`, { headers: { 'x-chaperone-playback-secret': one.secret } })).arrayBuffer());
       expect(whole.equals(intact.originals.get('t01-video-s01.webm')!)).toBe(true);
+      // The ops listener: ready with its dependencies reachable, and metrics counted from the audited events.
+      const ops = `http://127.0.0.1:${opsPort}`;
+      expect(await (await fetch(`${ops}/readyz`)).json()).toEqual({ status: 'ready', checks: { accepting: 'ok', postgres: 'ok', s3: 'ok', kms: 'ok' } });
+      const metrics = await (await fetch(`${ops}/metrics`)).text();
+      const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 'NaN');
+      expect(value('chaperone_records_playback_sessions_total{outcome="ok",service="records"}')).toBe(2);
+      expect(value('chaperone_records_integrity_refusals_total{service="records"}')).toBe(1);
+      expect(value('chaperone_records_plays_total{outcome="ok",service="records"}')).toBe(1);
+      expect(value('chaperone_records_plays_total{outcome="failed",service="records"}')).toBe(2);
+      expect(value('chaperone_records_playback_bytes_total{service="records"}')).toBeGreaterThanOrEqual(whole.length);
+      expect(metrics).not.toContain(intact.request.recordingId);
       expect(exited).toBeUndefined();
       child.kill('SIGTERM');
       expect(await exit).toBe(0);

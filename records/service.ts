@@ -11,6 +11,8 @@ import type { Logger } from '../queue/logger.js';
 import type { RecordsApiDeps } from './api/context.js';
 import type { LifecycleApiOptions } from './api/routes/lifecycle-routes.js';
 import { buildRecordsApi } from './api/server.js';
+import type { ReadinessCheck } from '../ops/ops-server.js';
+import { storeReadiness } from './readiness.js';
 import type { RecordsConfig } from './config.js';
 import { PlaybackTokens } from './playback-tokens.js';
 
@@ -24,6 +26,8 @@ export const RECORDS_MIGRATION = '0300_records_access.sql';
 export interface RecordsService {
   url: string;
   app: FastifyInstance;
+  /** What /readyz asks (records/readiness.ts): PostgreSQL, the bucket, the KMS key root. */
+  readiness: ReadinessCheck[];
   close(): Promise<void>;
 }
 
@@ -74,6 +78,7 @@ export async function startRecordsService(config: RecordsConfig, env: Record<str
     return {
       url,
       app,
+      readiness: storeReadiness(built, sealConfig.s3.bucket),
       async close() {
         clearInterval(purge);
         await app.close();

@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../devstack/free-port.js';
 import { waitFor } from '../../devstack/wait-for.js';
 import { listObjectKeys } from '../../queue/testing/inspect.js';
 import { testMedia } from '../../queue/testing/media.js';
@@ -51,13 +52,27 @@ describe('lifecycle process (dist/node/lifecycle.mjs)', () => {
         log: { level: 'info' },
       }),
     );
-    const child = spawn(process.execPath, [BUNDLE], { env: { ...process.env, CHAPERONE_SEAL_CONFIG: configFile, CHAPERONE_RETENTION_SWEEP_EVERY_MS: '1000' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const opsPort = await freePort();
+    const child = spawn(process.execPath, [BUNDLE], {
+      env: { ...process.env, CHAPERONE_SEAL_CONFIG: configFile, CHAPERONE_RETENTION_SWEEP_EVERY_MS: '1000', CHAPERONE_OPS_PORT: String(opsPort) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       await waitFor('the due recording deleted by the lifecycle process', async () => (await listTombstones(stack.pool, due.recordingId)).length === 1, 60_000, 100);
+      // The ops listener: dependencies reachable; the sweep that deleted it counted and stamped.
+      const ops = `http://127.0.0.1:${opsPort}`;
+      expect(await (await fetch(`${ops}/readyz`)).json()).toEqual({ status: 'ready', checks: { postgres: 'ok', s3: 'ok', kms: 'ok', redis: 'ok' } });
+      expect((await fetch(`${ops}/healthz`)).status).toBe(200);
+      let metrics = '';
+      await waitFor('the sweep counted', async () => /^chaperone_lifecycle_recordings_deleted_total\{service="lifecycle"\} 1$/m.test((metrics = await (await fetch(`${ops}/metrics`)).text())), 10_000, 100);
+      expect(Number(/^chaperone_lifecycle_sweeps_total\{outcome="ok",service="lifecycle"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+      const last = Number(/^chaperone_lifecycle_last_successful_sweep_timestamp_seconds\{service="lifecycle"\} (\S+)$/m.exec(metrics)?.[1]);
+      expect(Math.abs(last - Date.now() / 1000)).toBeLessThan(120);
+      expect(metrics).not.toContain(due.recordingId);
     } finally {
       child.kill('SIGTERM');
     }

@@ -1,8 +1,14 @@
+import type { Redis } from 'ioredis';
 import { createSealServices, loadSealConfig } from '../../queue/config.js';
 import { assertCatalogMigrated } from '../../queue/catalog.js';
 import { ConfigError } from '../../queue/errors.js';
 import { createLogger } from '../../queue/logger.js';
+import { createMetricsRegistry } from '../../ops/metrics.js';
+import { redisReadiness, startOpsServer } from '../../ops/ops-server.js';
+import { storeReadiness } from '../readiness.js';
 import { systemClock } from './clock.js';
+import { lifecycleConfigFromEnv, type LifecycleConfig } from './config.js';
+import { instrumentLifecycle } from './lifecycle-metrics.js';
 import { startLifecycleWorker } from './retention-scheduler.js';
 
 /**
@@ -14,9 +20,12 @@ import { startLifecycleWorker } from './retention-scheduler.js';
  * not compete with sealing for worker slots and can be scaled (or paused) separately. Any number of
  * replicas may run: the scheduler makes one job per tick and BullMQ gives it to one worker.
  *
- *   CHAPERONE_RETENTION_SWEEP_EVERY_MS   sweep interval, 1000 … 86400000 (default 3600000, hourly)
+ * Settings: records/lifecycle/config.ts (CHAPERONE_RETENTION_SWEEP_EVERY_MS, the ops listener; unknown
+ * names refused; CHAPERONE_CONFIG_FILE). The ops listener serves /metrics (lifecycle-metrics.ts), /healthz
+ * and /readyz (PostgreSQL, Redis, S3, KMS).
  *
- * Refuses to start (exit 2, the setting named) on a bad setting or a database without migration 0310.
+ * Refuses to start (exit 2, the setting named, on stderr) on a bad setting or a database without
+ * migration 0310.
  * In production (seal config `mode: "production"`) deletion refuses an S3 endpoint without
  * ListObjectVersions. SIGTERM finishes the sweep in progress; SIGINT stops at once (an interrupted deletion
  * resumes at the next sweep).
@@ -26,19 +35,20 @@ const boot = createLogger({ bindings: { service: 'chaperone-lifecycle' } });
 
 function refuse(field: string, message: string): never {
   boot.error({ field }, message);
+  process.stderr.write(`lifecycle: refusing to start: ${message.startsWith(`${field}:`) ? message : `${field}: ${message}`}\n`);
   process.exit(2);
 }
 
-const everyText = process.env.CHAPERONE_RETENTION_SWEEP_EVERY_MS ?? '3600000';
-const everyMs = Number(everyText);
-if (!/^\d+$/.test(everyText) || everyMs < 1000 || everyMs > 86_400_000) refuse('CHAPERONE_RETENTION_SWEEP_EVERY_MS', 'CHAPERONE_RETENTION_SWEEP_EVERY_MS must be an integer of milliseconds from 1000 to 86400000');
+let settings: Readonly<LifecycleConfig>;
 let config;
 try {
-  config = await loadSealConfig();
+  settings = lifecycleConfigFromEnv(process.env);
+  config = await loadSealConfig({ ...process.env, CHAPERONE_SEAL_CONFIG: settings.sealConfigPath });
 } catch (error) {
   if (error instanceof ConfigError) refuse(error.field, error.message);
   throw error;
 }
+const { everyMs } = settings;
 const built = await createSealServices(config, { logger: boot });
 const { pool, logger } = built.services;
 try {
@@ -49,17 +59,33 @@ try {
   await built.close();
   refuse('database', (error as Error).message);
 }
+const registry = createMetricsRegistry('lifecycle');
+const metrics = instrumentLifecycle(registry);
 const worker = await startLifecycleWorker(
   { pool, purge: { s3: built.s3, bucket: config.s3.bucket, allowUnlistableVersions: config.mode !== 'production' }, clock: systemClock, logger },
-  { connection: { url: config.redis.url }, prefix: config.redis.prefix, everyMs },
+  { connection: { url: config.redis.url }, prefix: config.redis.prefix, everyMs, onSweep: (result) => metrics.sweepDone(result) },
 );
-logger.info({ everyMs, prefix: config.redis.prefix, mode: config.mode }, 'retention scheduler started');
+worker.worker.on('failed', (job, error) => metrics.sweepFailed(job, error));
+let ops;
+try {
+  ops = await startOpsServer({
+    ...settings.ops,
+    registry,
+    readiness: [...storeReadiness(built, config.s3.bucket), redisReadiness('redis', async () => (await worker.queue.backend.client) as unknown as Redis)],
+  });
+} catch (error) {
+  await worker.abort().catch(() => undefined);
+  await built.close();
+  refuse('CHAPERONE_OPS_PORT', `cannot be listened on (${(error as NodeJS.ErrnoException).code ?? 'error'}); choose a free port`);
+}
+logger.info({ everyMs, prefix: config.redis.prefix, mode: config.mode, ops: ops.url }, 'retention scheduler started');
 let stopping = false;
 const stop = (abort: boolean) => {
   if (stopping && !abort) return;
   stopping = true;
   logger.info({ abort }, abort ? 'sigint: stopping now' : 'sigterm: finishing the sweep in progress');
   (abort ? worker.abort() : worker.close())
+    .then(() => ops.close())
     .then(() => built.close())
     .then(
       () => process.exit(abort ? 130 : 0),

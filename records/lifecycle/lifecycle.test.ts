@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,10 @@ describe('records lifecycle: legal hold, deletion, retention (real PostgreSQL, R
     const videoKeyRef = (await listDataKeys(stack.pool, id)).find((k) => k.trackId === 't01-video')!.keyRef;
     expect((await decryptBytes(stack.pool, seal.services.keyRoot, videoKeyRef, backup)).equals(fixture.originals.get('t01-video-s01.webm')!)).toBe(true);
 
+    // A stray under the track's prefix that the catalog does not name (say, a second upload of a retried segment).
+    const stray = `recordings/${id}/t01-video/001.esdk.second-upload`;
+    await client.send(new PutObjectCommand({ Bucket: stack.bucket, Key: stray, Body: backup }));
+
     const deletion = await deleteOnRequest(deps, officer, { recordingId: id, trackId: 't01-video', reasonCode: 'patient-request', reason: REASON });
     expect(deletion).toMatchObject({ state: 'completed', scope: 'track', trackId: 't01-video', reasonCode: 'patient-request', requestedBy: { role: 'records-officer', id: 'officer-17' } });
 
@@ -94,7 +98,10 @@ describe('records lifecycle: legal hold, deletion, retention (real PostgreSQL, R
     expect(tombstone).toMatchObject({ deletionId: deletion.deletionId, scope: 'track', trackId: 't01-video', participantId: 'patient-7f3a9c', reasonCode: 'patient-request', deletedBy: { id: 'officer-17' } });
     expect(tombstone!.content.tracks[0]!.segments[0]).toMatchObject({ objectKey: videoKey, plaintextSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(tombstone!.content.keysDestroyed).toEqual([{ keyRef: videoKeyRef, scope: 'track', trackId: 't01-video' }]);
-    expect(tombstone!.content.objectsRemoved).toEqual([{ key: videoKey, versionId: null, deleteMarker: false }]);
+    expect(tombstone!.content.objectsRemoved).toEqual([
+      { key: videoKey, versionId: null, deleteMarker: false },
+      { key: stray, versionId: null, deleteMarker: false },
+    ]);
     expect(tombstone!.content.versions).toBe('unlistable'); // s3rver has no ListObjectVersions
 
     // Audited in order, and the chain verifies.

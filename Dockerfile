@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
-# Chaperone: one image, three services — deploy/entrypoint.sh <keyservice|recorder|pipeline> — and the database
-# migration (deploy/entrypoint.sh migrate, the chart's hook Job).
+# Chaperone: one image, five services — deploy/entrypoint.sh <keyservice|recorder|pipeline|records|lifecycle> — and
+# the database migration (deploy/entrypoint.sh migrate, the chart's hook Job).
 # Base pinned to an exact Node release; pin it by digest as well in your registry mirror (see docs/runbook.md).
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 

@@ -1,11 +1,12 @@
 #!/bin/sh
-# One image, one entrypoint per service: deploy/entrypoint.sh <keyservice|recorder|pipeline|migrate> [node args...]
+# One image, one entrypoint per service: deploy/entrypoint.sh <keyservice|recorder|pipeline|records|lifecycle|migrate> [node args...]
+# (records: the records staff access service; lifecycle: the retention sweep and deletions)
 # (migrate: the database migration the chart's hook Job runs before a release's services start)
 # tini is PID 1 (the image's ENTRYPOINT) and forwards SIGTERM to node, which drains.
 set -eu
 
 APP_DIR="${CHAPERONE_APP_DIR:-/app}"
-usage="usage: entrypoint.sh <keyservice|recorder|pipeline|migrate>"
+usage="usage: entrypoint.sh <keyservice|recorder|pipeline|records|lifecycle|migrate>"
 
 if [ "$#" -lt 1 ]; then
   echo "chaperone: no service named; $usage" >&2
@@ -18,6 +19,8 @@ case "$service" in
   keyservice) bundle="keyservice.mjs" ;;
   recorder) bundle="recorder.mjs" ;;
   pipeline) bundle="pipeline.mjs" ;;
+  records) bundle="records.mjs" ;;
+  lifecycle) bundle="lifecycle.mjs" ;;
   migrate) bundle="migrate.mjs" ;;
   *)
     echo "chaperone: unknown service '$service'; $usage" >&2

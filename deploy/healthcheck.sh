@@ -6,7 +6,7 @@ set -eu
 run_dir="${CHAPERONE_RUN_DIR:-/tmp/chaperone}"
 service="$(cat "$run_dir/service" 2>/dev/null || true)"
 case "$service" in
-  keyservice | recorder | pipeline)
+  keyservice | recorder | pipeline | records | lifecycle)
     exec node -e "fetch('http://127.0.0.1:' + (process.env.CHAPERONE_OPS_PORT || '9464') + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
     ;;
   migrate)

@@ -98,9 +98,9 @@ describe('Dockerfile lint', () => {
     expect(named('RUN').map((i) => i.args).join(' ')).not.toMatch(/npm (ci|install)/);
   });
 
-  test('every package the three service bundles import at run time is a production dependency (the image omits devDependencies)', async () => {
+  test('every package the service bundles import at run time is a production dependency (the image omits devDependencies)', async () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    const entries = { keyservice: 'deploy/keyservice.ts', recorder: 'bot/main.ts', pipeline: 'queue/main.ts', migrate: 'deploy/migrate.ts' };
+    const entries = { keyservice: 'deploy/keyservice.ts', recorder: 'bot/main.ts', pipeline: 'queue/main.ts', records: 'records/main.ts', lifecycle: 'records/lifecycle/main.ts', migrate: 'deploy/migrate.ts' };
     for (const [service, entry] of Object.entries(entries)) {
       // The same options as scripts/build.mjs for Node entries, in memory.
       const result = await build({ absWorkingDir: REPO_ROOT, entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', write: false, metafile: true, logLevel: 'silent', outfile: `out/${service}.mjs` });
@@ -164,7 +164,7 @@ describe('deploy/entrypoint.sh', () => {
     app = mkdtempSync(join(tmpdir(), 'chaperone-app-'));
     mkdirSync(join(app, 'dist/node'), { recursive: true });
     // Stub bundles that report how they were started (user, directory, arguments).
-    for (const name of ['keyservice', 'recorder', 'pipeline', 'migrate']) {
+    for (const name of ['keyservice', 'recorder', 'pipeline', 'records', 'lifecycle', 'migrate']) {
       writeFileSync(join(app, `dist/node/${name}.mjs`), `console.log(JSON.stringify({ bundle: '${name}', uid: process.getuid(), cwd: process.cwd(), execArgv: process.execArgv }));\n`);
     }
     // As in the image, the entrypoint lives in the app directory: the checkout may sit where the image
@@ -188,7 +188,7 @@ describe('deploy/entrypoint.sh', () => {
   test('refuses an unknown service name with a clear message and exit code 2', () => {
     const result = run(['billing']);
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/unknown service 'billing'; usage: entrypoint\.sh <keyservice\|recorder\|pipeline\|migrate>/);
+    expect(result.stderr).toMatch(/unknown service 'billing'; usage: entrypoint\.sh <keyservice\|recorder\|pipeline\|records\|lifecycle\|migrate>/);
     expect(result.stdout).toBe('');
   });
 
@@ -199,7 +199,7 @@ describe('deploy/entrypoint.sh', () => {
   });
 
   test('starts each service bundle (and the migration) with node from the app directory, as the image user', () => {
-    for (const name of ['keyservice', 'recorder', 'pipeline', 'migrate']) {
+    for (const name of ['keyservice', 'recorder', 'pipeline', 'records', 'lifecycle', 'migrate']) {
       const result = run([name]);
       expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
       const started = JSON.parse(result.stdout) as { bundle: string; uid: number; cwd: string; execArgv: string[] };
@@ -242,7 +242,7 @@ describe('deploy/healthcheck.sh', () => {
     const ops = await startOpsServer({ host: '127.0.0.1', port: 0, registry: createMetricsRegistry('recorder', { processMetrics: false }) });
     const port = Number(new URL(ops.url).port);
     try {
-      for (const service of ['keyservice', 'recorder', 'pipeline']) expect({ service, status: await check(service, port) }).toEqual({ service, status: 0 });
+      for (const service of ['keyservice', 'recorder', 'pipeline', 'records', 'lifecycle']) expect({ service, status: await check(service, port) }).toEqual({ service, status: 0 });
       expect(await check(undefined, port)).toBe(1);
     } finally {
       await ops.close();

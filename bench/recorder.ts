@@ -15,7 +15,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -69,7 +69,10 @@ interface SentVideo {
 }
 
 interface StreamLog {
+  recordingId: string;
+  trackId?: string;
   kind: Kind;
+  framesSealed?: number;
   framesDecrypted?: number;
   framesDecoded?: number;
   frameWidth?: number;
@@ -107,10 +110,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Frames the participant's sender encrypted so far, per kind, read with the page's own clock. */
 async function senderSample(p: Participant): Promise<SenderSample> {
   return p.page.evaluate(async () => {
+    // The worker answers with its counters first (then stats() reads getStats): they date from the call.
+    const atMs = Date.now();
     const stats = await window.chaperoneRoom.stats();
     const counts = { audio: 0, video: 0 };
     for (const s of stats?.streams ?? []) if (s.side === 'send') counts[s.kind as 'audio' | 'video'] += s.framesOk;
-    return { atMs: Date.now(), counts };
+    return { atMs, counts };
   });
 }
 
@@ -287,11 +292,13 @@ async function recordCalls(context: BenchContext, mode: Mode, webDir: string, op
       const text = await readFile(join(spoolDir, recording, 'recording-manifest.json'), 'utf8').catch(() => undefined);
       if (text) manifests.push(JSON.parse(text) as RecordingTrackManifest);
     }
+    await writeFile(join(context.workDir, `recorder-${mode}.log`), output); // the recorder's own log lines, for a closer look
     const received: StreamLog[] = [];
     for (const line of output.split('\n')) {
       if (!line.includes('"recorder session streams"')) continue;
       try {
-        received.push(...((JSON.parse(line) as { streams?: StreamLog[] }).streams ?? []));
+        const entry = JSON.parse(line) as { recordingId: string; streams?: StreamLog[] };
+        received.push(...(entry.streams ?? []).map((stream) => ({ ...stream, recordingId: entry.recordingId })));
       } catch {
         // not a JSON log line
       }
@@ -335,26 +342,34 @@ function percentile(values: number[], p: number): number {
 interface Completeness {
   written: number;
   expected: number;
+  /** The same against the senders' counters, interpolated (a cross-check, ±1-2 frames per track end). */
+  expectedBySenderCounters: number;
   beforeFirstKeyFrame: number;
   worstTrack: number;
   tracks: number;
+  perTrack: string[];
 }
 
 /**
- * Frames written against frames the track's sender encrypted between the track's first received frame
- * and its last written one (sender counters interpolated at those instants). Video frames that arrived
- * before the first key frame of the track's first segment cannot start a file and are counted apart.
+ * Frames written against frames the track's sender sealed between the first and the last frame the
+ * recorder received on it: the SFrame CTR span each receive stream reports (exact, and it counts frames
+ * lost on the way — network, SFU — as well as any the recorder lost). Video frames that arrived before the
+ * first key frame of the track's first segment cannot start a file and are counted apart.
  */
 function completeness(result: ModeResult): Completeness {
-  const out: Completeness = { written: 0, expected: 0, beforeFirstKeyFrame: 0, worstTrack: 1, tracks: 0 };
+  const out: Completeness = { written: 0, expected: 0, expectedBySenderCounters: 0, beforeFirstKeyFrame: 0, worstTrack: 1, tracks: 0, perTrack: [] };
   for (const manifest of result.manifests) {
     for (const track of manifest.tracks) {
+      const skipped = track.segments[0]?.framesBeforeKeyFrame ?? 0;
+      const streams = result.received.filter((r) => r.recordingId === manifest.recordingId && r.trackId === track.trackId);
+      const sealed = streams.reduce((n, r) => n + (r.framesSealed ?? 0), 0);
+      if (streams.length === 0 || sealed === 0) throw new Error(`no sealed-frame count for track ${track.trackId} of ${manifest.recordingId}`);
+      const expected = Math.max(1, sealed - skipped);
       const samples = result.senders.get(track.participantId) ?? [];
       const from = sentAt(samples, track.kind, track.startedAtMs);
       const to = sentAt(samples, track.kind, track.endedAtMs);
-      if (from === undefined || to === undefined) throw new Error(`no sender samples around track ${track.trackId} of ${track.participantId}`);
-      const skipped = track.segments[0]?.framesBeforeKeyFrame ?? 0;
-      const expected = Math.max(1, Math.round(to - from) + 1 - skipped);
+      if (from !== undefined && to !== undefined) out.expectedBySenderCounters += Math.max(1, Math.round(to - from) + 1 - skipped);
+      out.perTrack.push(`${track.participantId}/${track.kind}: ${track.framesWritten}/${expected}`);
       out.written += track.framesWritten;
       out.expected += expected;
       out.beforeFirstKeyFrame += skipped;
@@ -388,6 +403,7 @@ export async function run(context: BenchContext) {
   const joins = ours.manifests.flatMap((m) => m.sessions.map((s) => s.joinMs));
   const perTrackMin = (r: ModeResult) => r.cpuSeconds / ((r.tracks * r.seconds) / 60);
   const done = completeness(ours);
+  context.progress(`frames written/expected per track: ${done.perTrack.join(', ')}`);
   const cpuPerTrackMin = perTrackMin(ours);
   return {
     bench: 'recorder',
@@ -403,6 +419,7 @@ export async function run(context: BenchContext) {
       : {}),
     completeness: Number((done.written / Math.max(1, done.expected)).toFixed(4)),
     completeness_worst_track: Number(done.worstTrack.toFixed(4)),
+    completeness_vs_sender_counters: Number((done.written / Math.max(1, done.expectedBySenderCounters)).toFixed(4)),
     tracks_recorded: done.tracks,
     frames_written: done.written,
     frames_expected: done.expected,

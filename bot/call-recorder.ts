@@ -61,6 +61,8 @@ type SessionEnd = 'removed' | 'crashed' | 'stopped' | 'room-empty';
 const RETRY_DELAY_MS = 250;
 /** Time for the leave message to reach the key service before the page goes. */
 const LEAVE_FLUSH_MS = 100;
+/** Longest wait, after the page closed, for the frames it sent to be handled. */
+const SOCKET_DRAIN_TIMEOUT_MS = 2000;
 
 function recorderIdOf(credential: string): string {
   const bytes = base64Decode(credential);
@@ -184,9 +186,20 @@ export class CallRecorder {
       }
     };
     const callSecret = randomBytes(24).toString('base64url');
-    const unregister = this.env.frameSink.register(callSecret, (connection) =>
-      this.recording.sessionHandler(session, connection, { onControl, onClose: () => this.endSession?.('crashed') }),
-    );
+    // Resolves once the page's frame socket has closed and every message it delivered was handled.
+    let socketDrained!: () => void;
+    const drained = new Promise<void>((resolve) => (socketDrained = resolve));
+    let socketOpened = false;
+    const unregister = this.env.frameSink.register(callSecret, (connection) => {
+      socketOpened = true;
+      return this.recording.sessionHandler(session, connection, {
+        onControl,
+        onClose: () => {
+          socketDrained();
+          this.endSession?.('crashed');
+        },
+      });
+    });
     const browser = await this.env.browser.get();
     const context = await browser.createBrowserContext();
     let endedBy: SessionEnd = 'crashed';
@@ -242,6 +255,9 @@ export class CallRecorder {
         await new Promise((resolve) => setTimeout(resolve, LEAVE_FLUSH_MS));
       }
       await context.close().catch(() => undefined);
+      // Frames and counts the page sent before it closed are still being handled: let them reach the
+      // files (and the counts) before the session's segments close.
+      if (socketOpened) await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, SOCKET_DRAIN_TIMEOUT_MS))]);
       // Counts only (no names): what each receive stream got, to tell a starved call from a lossy one.
       this.env.log?.('recorder session streams', { recordingId: this.job.recordingId, session, endedBy, streams: this.recording.streamFigures(session) });
       await this.recording.endSession(session, endedBy);

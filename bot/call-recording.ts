@@ -43,6 +43,8 @@ interface StreamState {
 /** What one receive stream of a page session got, from the page's worker and getStats; counts only. */
 export interface StreamFigures {
   framesDecrypted?: number;
+  /** Frames the sender sealed from the first to the last frame the stream opened (SFrame CTRs). */
+  framesSealed?: number;
   packetsReceived?: number;
   packetsLost?: number;
   framesDecoded?: number;
@@ -145,7 +147,10 @@ export class CallRecording {
       case 'stream-stats': {
         const stream = this.streams.get(`${session}:${message.streamNumber}`);
         if (stream) {
-          if (typeof message.framesDecrypted === 'number' && Number.isFinite(message.framesDecrypted)) stream.figures.framesDecrypted = message.framesDecrypted;
+          for (const key of ['framesDecrypted', 'framesSealed'] as const) {
+            const value = message[key];
+            if (typeof value === 'number' && Number.isFinite(value)) stream.figures[key] = value;
+          }
           const failures = Object.values(message.failures ?? {}).reduce((sum, n) => sum + (Number(n) || 0), 0);
           const delta = failures - stream.decryptFailures;
           stream.decryptFailures = failures;

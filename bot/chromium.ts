@@ -57,6 +57,12 @@ export interface LaunchOptions {
    * which cost more CPU than muxing the frames. Nothing of the recorder uses network events.
    */
   networkEvents?: boolean;
+  /**
+   * Whether puppeteer closes the browser itself on SIGINT, SIGTERM and SIGHUP (default true). The
+   * recorder turns it off: its own SIGTERM handler finishes each recording — final frames, final counts,
+   * a deliberate leave — which needs the browser; puppeteer's handler killed it at once.
+   */
+  closeOnSignals?: boolean;
 }
 
 export async function launchChromium(extraFlags: string[] = [], options: LaunchOptions = {}): Promise<LaunchedChromium> {
@@ -66,6 +72,9 @@ export async function launchChromium(extraFlags: string[] = [], options: LaunchO
     headless: true,
     args: [...CHROMIUM_FLAGS, `--user-data-dir=${userDataDir}`, ...extraFlags],
     networkEnabled: options.networkEvents ?? true,
+    handleSIGINT: options.closeOnSignals ?? true,
+    handleSIGTERM: options.closeOnSignals ?? true,
+    handleSIGHUP: options.closeOnSignals ?? true,
   });
   return {
     browser,

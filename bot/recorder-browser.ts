@@ -14,7 +14,7 @@ export class RecorderBrowser {
   async get(): Promise<Browser> {
     if (this.closing) throw new Error('recorder browser is shutting down');
     if (!this.current) {
-      const launching = launchChromium([], { networkEvents: false });
+      const launching = launchChromium([], { networkEvents: false, closeOnSignals: false });
       this.current = launching;
       launching.then(
         (launched) =>

@@ -8,8 +8,8 @@ export type RecorderPageToWorker =
   | { type: 'connect'; frameSinkUrl: string; callSecret: string }
   | { type: 'epoch'; epoch: bigint; ownLeafIndex: number; epochSecret: Uint8Array; rosterLeafIndices: number[] }
   | { type: 'removed' }
-  /** The recording is finishing: send the frames still batched now. */
-  | { type: 'flush' }
+  /** The recording is finishing: send the frames still batched and final counts, then no more frames. */
+  | { type: 'finish' }
   /** Forwarded to the recorder process as is. */
   | { type: 'control'; message: PageControlMessage };
 
@@ -42,6 +42,6 @@ export interface RecorderPageApi {
    */
   createSignatureKey(): Promise<string>;
   start(config: RecorderConfig): Promise<{ epoch: string; ownLeafIndex: number }>;
-  /** Sends the frames still batched, then leaves the MLS group deliberately (finishing, not crashing). */
+  /** Sends the frames still batched and stops sending, then leaves the MLS group deliberately (finishing, not crashing). */
   leave(): void;
 }

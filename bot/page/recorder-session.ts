@@ -139,7 +139,7 @@ export function createRecorderPageApi(hooks: RecorderPageHooks = {}): RecorderPa
   }
 
   function leave(): void {
-    activeWorker?.postMessage({ type: 'flush' } satisfies RecorderPageToWorker);
+    activeWorker?.postMessage({ type: 'finish' } satisfies RecorderPageToWorker);
     activeMember?.close();
   }
 

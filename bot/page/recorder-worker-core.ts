@@ -1,7 +1,7 @@
 import { FrameDecryptor } from '../../e2ee/transform/frame-crypto.js';
 import { SFrameKeySchedule, parseKid } from '../../e2ee/keys/index.js';
-import { DEFAULT_CIPHER_SUITE } from '../../e2ee/sframe/index.js';
-import { isVp8KeyFrame } from '../../e2ee/transform/codec-profile.js';
+import { DEFAULT_CIPHER_SUITE, decodeHeader } from '../../e2ee/sframe/index.js';
+import { clearPrefixLength, isVp8KeyFrame } from '../../e2ee/transform/codec-profile.js';
 import { FrameBatchWriter } from '../wire/frame-message.js';
 import { TINY_VP8_KEY_FRAME } from './tiny-vp8-key-frame.js';
 import type { RecorderPageToWorker, RecorderTransformOptions, RecorderWorkerToPage } from './recorder-page-protocol.js';
@@ -43,11 +43,38 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
     frames: number;
     forwarded: number;
     failures: Record<string, number>;
+    sealed: SealedSpan;
+  }
+
+  /**
+   * How many frames the sender sealed between the first and the last frame this stream opened, from the
+   * SFrame CTR (RFC 9605 §4.3: one per frame, per key): with frames opened, it tells what was lost before
+   * the recorder (network, SFU) from what the recorder lost itself. Spans of earlier keys are summed.
+   */
+  class SealedSpan {
+    private kid: bigint | undefined;
+    private first = 0n;
+    private last = 0n;
+    private earlier = 0;
+
+    see(kid: bigint, ctr: bigint): void {
+      if (kid !== this.kid) {
+        this.earlier = this.total();
+        this.kid = kid;
+        this.first = this.last = ctr;
+      } else if (ctr > this.last) this.last = ctr;
+      else if (ctr < this.first) this.first = ctr;
+    }
+
+    total(): number {
+      return this.kid === undefined ? this.earlier : this.earlier + Number(this.last - this.first) + 1;
+    }
   }
   const streams: Record<number, StreamCounts> = {};
   /** Video streams that need a key frame before their next segment can start. */
   const wantKeyFrame = new Map<number, () => void>();
   const batch = new FrameBatchWriter();
+  let finishing = false;
   let batchTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Sends the frames batched so far (before any control message, so the recorder sees them in order). */
@@ -109,8 +136,12 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
       case 'removed':
         keys.clear();
         break;
-      case 'flush':
+      case 'finish':
+        // The recording is finishing: what was received so far leaves now with final counts, and
+        // nothing after it is sent, so the counts describe exactly what the files hold.
+        sendStreamStats();
         flushFrames();
+        finishing = true;
         break;
       case 'control':
         sendControl(JSON.stringify(message.message));
@@ -118,18 +149,28 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
     }
   };
 
-  // Per-stream counts for the track manifest (decrypt failures by reason) and the recorder's metrics.
-  setInterval(() => {
+  // Per-stream counts for the track manifest (decrypt failures by reason), the recorder's metrics and the
+  // session's closing log line; sent every few seconds and once more when the recording finishes.
+  function sendStreamStats(): void {
     for (const [streamNumber, counts] of Object.entries(streams)) {
       const failed = Object.values(counts.failures).reduce((n, v) => n + v, 0);
-      sendControl(JSON.stringify({ type: 'stream-stats', streamNumber: Number(streamNumber), failures: counts.failures, framesDecrypted: counts.frames - failed }));
+      sendControl(
+        JSON.stringify({
+          type: 'stream-stats',
+          streamNumber: Number(streamNumber),
+          failures: counts.failures,
+          framesDecrypted: counts.frames - failed,
+          framesSealed: counts.sealed.total(),
+        }),
+      );
     }
-  }, STREAM_STATS_INTERVAL_MS);
+  }
+  setInterval(sendStreamStats, STREAM_STATS_INTERVAL_MS);
 
   self.onrtctransform = (event: RTCTransformEvent) => {
     const transformer = event.transformer;
     const { streamNumber, kind } = transformer.options as RecorderTransformOptions;
-    const counts: StreamCounts = (streams[streamNumber] = { frames: 0, forwarded: 0, failures: {} });
+    const counts: StreamCounts = (streams[streamNumber] = { frames: 0, forwarded: 0, failures: {}, sealed: new SealedSpan() });
     const decryptor = new FrameDecryptor(kind, DEFAULT_CIPHER_SUITE, keys);
     decryptors.add(decryptor);
     let sawKeyFrame = false;
@@ -146,8 +187,16 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
     });
 
     const transform = async (frame: RTCEncodedVideoFrame | RTCEncodedAudioFrame, controller: { enqueue(frame: RTCEncodedVideoFrame | RTCEncodedAudioFrame): void }) => {
+      if (finishing) {
+        if (kind === 'video') {
+          frame.data = TINY_VP8_KEY_FRAME.slice().buffer;
+          controller.enqueue(frame);
+        }
+        return;
+      }
       counts.frames++;
-      const opened = await decryptor.decrypt(new Uint8Array(frame.data));
+      const sealed = new Uint8Array(frame.data);
+      const opened = await decryptor.decrypt(sealed);
       if (!opened.ok) {
         counts.failures[opened.error.code] = (counts.failures[opened.error.code] ?? 0) + 1;
         if (kind === 'video') {
@@ -157,6 +206,8 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
         return;
       }
       const payload = opened.value.frame;
+      const header = decodeHeader(sealed.subarray(clearPrefixLength(kind, sealed)));
+      if (header.ok) counts.sealed.see(header.value.kid, header.value.ctr);
       if (mode === 'decode') {
         frame.data = payload.buffer as ArrayBuffer;
         counts.forwarded++;

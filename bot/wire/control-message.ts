@@ -18,7 +18,14 @@ export type PageControlMessage =
   | { type: 'stream-start'; streamNumber: number; kind: FrameKind; codec: 'vp8' | 'opus'; feedId: string }
   | { type: 'stream-end'; streamNumber: number }
   /** Frames the worker saw but could not hand over (counted per stream and reason). */
-  | { type: 'stream-stats'; streamNumber: number; failures: Record<string, number>; framesDecrypted: number }
+  | {
+      type: 'stream-stats';
+      streamNumber: number;
+      failures: Record<string, number>;
+      framesDecrypted: number;
+      /** Frames the sender sealed from the first to the last frame the stream opened (SFrame CTR span). */
+      framesSealed?: number;
+    }
   /**
    * Receiver figures from getStats (cumulative): key-frame requests this receiver sent (PLI/FIR), RTP
    * packets received and lost, and for video what Chromium's decoder was given (frames and their size).

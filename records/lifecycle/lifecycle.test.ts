@@ -136,7 +136,7 @@ describe('records lifecycle: legal hold, deletion, retention (real PostgreSQL, R
     }
   });
 
-  test('a production purge refuses an endpoint that cannot list object versions, before removing anything', async () => {
+  test('a production purge refuses an endpoint that cannot list object versions: keys destroyed, no object removed, resumable', async () => {
     const { recording } = await seal.seal();
     const id = recording.recordingId;
     const strict: DeletionDeps = { ...deps, purge: { ...deps.purge, allowUnlistableVersions: false } };

@@ -120,6 +120,29 @@ describe('chaperone hold / release / delete / export / audit verify', () => {
     await expect(stat(join(dir, 'none.tar'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  test('an interrupted delete says how to resume, and --resume finishes it', async () => {
+    const { recording } = await seal.seal();
+    const id = recording.recordingId;
+    const officer = await token('officer-17', 'records-officer');
+    await stack.s3.pause();
+    let interrupted;
+    try {
+      interrupted = await cli('delete', id, '--reason-code', 'legal-order', '--reason', 'court order CO-2026-77 to destroy', '--token-file', officer);
+    } finally {
+      await stack.s3.resume();
+    }
+    expect(interrupted.code).toBe(1);
+    expect(interrupted.err).toContain('CHAP_RECORDS_STORE_UNAVAILABLE');
+    const resume = /resume with: chaperone delete --resume (del-[0-9a-f-]{36})/.exec(interrupted.err);
+    expect(resume).not.toBeNull();
+    const patient = await token('patient-7f3a9c', 'patient', 'room-telehealth-42');
+    expect(await cli('delete', '--resume', resume![1]!, '--token-file', patient)).toMatchObject({ code: 1, err: expect.stringContaining('CHAP_RECORDS_FORBIDDEN') });
+    const resumed = await cli('delete', '--resume', resume![1]!, '--token-file', officer);
+    expect(resumed).toMatchObject({ code: 0, out: expect.stringContaining(`recording ${id}: deleted (deletion ${resume![1]}`) });
+    expect(await listObjectKeys(stack.s3Client(), stack.bucket, `recordings/${id}/`)).toEqual([]);
+    expect((await cli('verify', id)).out).toContain('DELETED');
+  });
+
   test('audit verify: intact, with its head to keep as an anchor; a wrong anchor is found', async () => {
     const good = await cli('audit', 'verify');
     expect(good.code).toBe(0);

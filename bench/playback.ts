@@ -20,6 +20,8 @@
 //                work every playback must do, without S3 and HTTP.
 //   service_cpu_ms_per_mib  CPU time (user + system) of the records service per MiB played, over the full
 //                playbacks: its own cost, less sensitive to a busy machine than MiB/s.
+//   service_peak_rss_mib  peak resident memory of the records service process (VmHWM) after every playback
+//                and the seek: what the chart's memory request for the records service starts from.
 //
 // bench/run.ts bundles this file and prints the returned report as the last stdout line. The same bundle,
 // started with CHAPERONE_BENCH_ROLE=s3-server or =records, is the s3rver child or the records service.
@@ -67,6 +69,7 @@ export interface PlaybackBenchReport {
   s3_get_mibps: number;
   verify_limit_mibps: number;
   service_cpu_ms_per_mib: number;
+  service_peak_rss_mib: number;
   bytes: number;
   runs: number;
   hold_back_mib: number;
@@ -134,6 +137,12 @@ async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+}
+
+/** Peak resident set of a process, MiB (/proc/<pid>/status VmHWM). */
+async function peakRssMib(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN) / 1024;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -317,6 +326,7 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
     const serviceCpuMsPerMib = serviceCpuMs;
     const seek = await curl(['-H', `Range: bytes=${Math.floor(bytes / 2)}-`]);
     if (seek.code !== 206 || seek.size !== bytes - Math.floor(bytes / 2)) throw new Error(`seek: HTTP ${seek.code}, ${seek.size} bytes`);
+    const serviceRssMib = await peakRssMib(records.pid!);
     const mibps = median(rates);
     return {
       bench: 'playback',
@@ -328,6 +338,7 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
       s3_get_mibps: round(s3GetMibps),
       verify_limit_mibps: round(verifyLimitMibps),
       service_cpu_ms_per_mib: round(serviceCpuMsPerMib / ((runs * bytes) / MiB), 2),
+      service_peak_rss_mib: round(serviceRssMib),
       bytes,
       runs,
       hold_back_mib: 8,

@@ -8,6 +8,8 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { CHART_DIR, helm, renderChart, type K8sObject } from './helm.js';
+import { RECORDS_SETTINGS, recordsConfigFromEnv } from '../../records/config.js';
+import { LIFECYCLE_SETTINGS, lifecycleConfigFromEnv } from '../../records/lifecycle/config.js';
 
 const PRODUCTION = join(CHART_DIR, 'values-production.example.yaml');
 
@@ -93,14 +95,24 @@ describe('helm chart helm/chaperone, with a real helm', () => {
     const recorder = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'chaperone-recorder') as K8sObject & { data: Record<string, string> };
     expect(recorder.data.CHAPERONE_KEY_SERVICE_URL).toBe('http://chaperone-keyservice:8443');
     const kinds = objects.map((o) => o.kind).sort();
-    expect(kinds).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'Deployment', 'Deployment', 'Job', 'NetworkPolicy', 'NetworkPolicy', 'NetworkPolicy', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+    expect(kinds).toEqual([
+      ...Array<string>(4).fill('ConfigMap'),
+      ...Array<string>(5).fill('Deployment'),
+      'Job',
+      ...Array<string>(5).fill('NetworkPolicy'),
+      'PersistentVolumeClaim',
+      ...Array<string>(5).fill('PodDisruptionBudget'),
+      'Service',
+      'Service',
+      'ServiceAccount',
+    ]);
   });
 
   test('the production example renders objects that all validate, with HPAs, an Ingress and a shared encrypted spool', () => {
     const objects = renderChart([PRODUCTION]);
     validateAll(objects);
     expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.metadata.name)).toEqual(['chaperone-recorder', 'chaperone-pipeline']);
-    expect(objects.some((o) => o.kind === 'Ingress')).toBe(true);
+    expect(objects.filter((o) => o.kind === 'Ingress').map((o) => o.metadata.name)).toEqual(['chaperone-keyservice', 'chaperone-records']);
     const claim = objects.find((o) => o.kind === 'PersistentVolumeClaim') as K8sObject & { spec: { accessModes: string[]; storageClassName: string } };
     expect(claim.spec).toMatchObject({ accessModes: ['ReadWriteMany'], storageClassName: 'efs-encrypted' });
     for (const component of ['recorder', 'pipeline']) {
@@ -145,7 +157,7 @@ describe('helm chart helm/chaperone, with a real helm', () => {
 
   test('every pod runs non-root with a read-only root, no capabilities, RuntimeDefault seccomp, probes and resources, and restarts on a config change', () => {
     const objects = renderChart([PRODUCTION]);
-    for (const component of ['keyservice', 'recorder']) {
+    for (const component of ['keyservice', 'recorder', 'pipeline', 'records', 'lifecycle']) {
       const template = deployment(objects, component).spec.template;
       expect(template.metadata.annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
       expect(template.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
@@ -178,19 +190,26 @@ describe('helm chart helm/chaperone, with a real helm', () => {
 
   test('network policies: only Prometheus may connect to a recorder or a pipeline worker, and only to the ops port; the key service admits recorders and the ingress namespace', () => {
     const policies = renderChart().filter((o) => o.kind === 'NetworkPolicy') as Array<K8sObject & { spec: { ingress: unknown[]; policyTypes: string[] } }>;
-    expect(policies.map((p) => p.metadata.name).sort()).toEqual(['chaperone-keyservice', 'chaperone-pipeline', 'chaperone-recorder']);
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual(['chaperone-keyservice', 'chaperone-lifecycle', 'chaperone-pipeline', 'chaperone-recorder', 'chaperone-records']);
     for (const policy of policies) expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     const prometheusOnly = [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9464 }] }];
     expect(policies.find((p) => p.metadata.name === 'chaperone-recorder')!.spec.ingress).toEqual(prometheusOnly);
     expect(policies.find((p) => p.metadata.name === 'chaperone-pipeline')!.spec.ingress).toEqual(prometheusOnly);
+    expect(policies.find((p) => p.metadata.name === 'chaperone-lifecycle')!.spec.ingress).toEqual(prometheusOnly);
     const keyservice = policies.find((p) => p.metadata.name === 'chaperone-keyservice')!.spec.ingress;
     expect(keyservice).toHaveLength(2);
     expect(keyservice[1]).toEqual(prometheusOnly[0]);
+    // Records: the ingress namespace to its API port, Prometheus to the ops port; out only to what it uses (no Redis).
+    const records = policies.find((p) => p.metadata.name === 'chaperone-records')!.spec as unknown as { ingress: unknown[]; egress: Array<{ to: Array<{ ipBlock?: { cidr: string } }>; ports: Array<{ port: number }> }> };
+    expect(records.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }], ports: [{ protocol: 'TCP', port: 8444 }] }, prometheusOnly[0]]);
+    expect(records.egress.flatMap((rule) => rule.ports.map((p) => p.port)).sort((a, b) => a - b)).toEqual([53, 53, 443, 5432]);
+    const lifecycle = policies.find((p) => p.metadata.name === 'chaperone-lifecycle')!.spec as unknown as typeof records;
+    expect(lifecycle.egress.flatMap((rule) => rule.ports.map((p) => p.port)).sort((a, b) => a - b)).toEqual([53, 53, 443, 5432, 6379]);
   });
 
   test('every service is probed on its ops listener: liveness /healthz, readiness /readyz, and told to open it on all interfaces', () => {
     for (const objects of [renderChart(), renderChart([PRODUCTION])]) {
-      for (const component of ['keyservice', 'recorder', 'pipeline']) {
+      for (const component of ['keyservice', 'recorder', 'pipeline', 'records', 'lifecycle']) {
         const template = deployment(objects, component).spec.template;
         expect(template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9464', 'prometheus.io/path': '/metrics' });
         const container = template.spec.containers[0]!;
@@ -198,7 +217,7 @@ describe('helm chart helm/chaperone, with a real helm', () => {
         expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'ops' });
         expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'ops' });
       }
-      for (const name of ['chaperone-keyservice', 'chaperone-recorder']) {
+      for (const name of ['chaperone-keyservice', 'chaperone-recorder', 'chaperone-records', 'chaperone-lifecycle']) {
         const map = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name) as K8sObject & { data: Record<string, string> };
         expect(map.data).toMatchObject({ CHAPERONE_OPS_HOST: '0.0.0.0', CHAPERONE_OPS_PORT: '9464' });
       }
@@ -230,7 +249,7 @@ describe('helm chart helm/chaperone, with a real helm', () => {
     expect(monitors).toHaveLength(1);
     expect(monitors[0]!.apiVersion).toBe('monitoring.coreos.com/v1');
     expect(monitors[0]!.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
-    expect(monitors[0]!.spec.selector.matchExpressions[0]!.values).toEqual(['keyservice', 'recorder', 'pipeline']);
+    expect(monitors[0]!.spec.selector.matchExpressions[0]!.values).toEqual(['keyservice', 'recorder', 'pipeline', 'records', 'lifecycle']);
     expect(monitors[0]!.spec.podMetricsEndpoints).toEqual([{ port: 'ops', path: '/metrics', interval: '30s' }]);
     expect(renderChart().some((o) => o.kind === 'PodMonitor')).toBe(false);
   });
@@ -252,7 +271,9 @@ describe('helm chart helm/chaperone, with a real helm', () => {
     const top = valuesFile('unknown-top.yaml', 'recorderz:\n  replicas: 3\n');
     const nested = valuesFile('unknown-nested.yaml', 'recorder:\n  spool:\n    tpye: memory\n');
     const monitor = valuesFile('unknown-monitor.yaml', 'metrics:\n  podMonitor:\n    enabld: true\n');
-    for (const [file, key] of [[top, 'recorderz'], [nested, 'tpye'], [monitor, 'enabld']] as const) {
+    const records = valuesFile('unknown-records.yaml', 'records:\n  workDir:\n    medim: Memory\n');
+    const lifecycle = valuesFile('unknown-lifecycle.yaml', 'lifecycle:\n  sweepEvery: 60000\n');
+    for (const [file, key] of [[top, 'recorderz'], [nested, 'tpye'], [monitor, 'enabld'], [records, 'medim'], [lifecycle, 'sweepEvery']] as const) {
       for (const command of ['lint', 'template']) {
         const result = helm([command, CHART_DIR, '-f', file]);
         expect(result.status).not.toBe(0);
@@ -267,11 +288,64 @@ describe('helm chart helm/chaperone, with a real helm', () => {
       ['keyService:\n  externalSender:\n    kmsKeyId: ""\n', /keyService\.externalSender\.kmsKeyId/],
       ['recorder:\n  devTokenSecret:\n    existingSecret: dev\n', /recorder\.devTokenSecret/],
       ['image:\n  digest: ""\n', /image\.digest/],
+      ['records:\n  tokens:\n    devSecret:\n      existingSecret: dev\n', /records\.tokens\.devSecret/],
+      ['records:\n  tokens:\n    jwksUrl: http://auth.example/jwks\n', /records\.tokens\.jwksUrl/],
+      ['records:\n  playbackKey:\n    existingSecret: ""\n', /records\.playbackKey/],
+      ['records:\n  insecureCookies: true\n', /records\.insecureCookies/],
     ];
     for (const [index, [text, field]] of cases.entries()) {
       const result = helm(['template', 'chaperone', CHART_DIR, '-f', PRODUCTION, '-f', valuesFile(`prod-${index}.yaml`, text)]);
       expect(result.status).not.toBe(0);
       expect(result.stderr).toMatch(field);
     }
+  });
+
+  test('the records service and the lifecycle process: the pipeline configuration Secret, sized resources, a memory work dir counted in the limit, drain periods', () => {
+    const objects = renderChart([PRODUCTION]);
+    const records = deployment(objects, 'records').spec;
+    expect(records.replicas).toBe(2);
+    const pod = records.template.spec;
+    expect(pod.terminationGracePeriodSeconds).toBe(300);
+    expect(pod.containers[0]!.args).toEqual(['records']);
+    expect(pod.containers[0]!.ports).toContainEqual({ name: 'http', containerPort: 8444, protocol: 'TCP' });
+    // 1024Mi for the process plus the 1024Mi memory-backed work directory of derivative renders.
+    expect(pod.containers[0]!.resources).toEqual({ requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '2', memory: '2048Mi' } });
+    expect(pod.volumes.find((v) => v.name === 'work')?.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '1024Mi' });
+    expect(pod.volumes.find((v) => v.name === 'seal-config')?.secret).toEqual({ secretName: 'chaperone-seal-config', defaultMode: 0o400 });
+    expect(pod.volumes.find((v) => v.name === 'playback-key')?.secret).toEqual({ secretName: 'chaperone-records-playback-key', defaultMode: 0o400 });
+    const onDisk = deployment(renderChart([PRODUCTION], ['--set', 'records.workDir.medium=']), 'records').spec.template.spec;
+    expect(onDisk.containers[0]!.resources.limits.memory).toBe('1024Mi');
+    expect(onDisk.volumes.find((v) => v.name === 'work')?.emptyDir).toEqual({ sizeLimit: '1024Mi' });
+
+    const lifecycle = deployment(objects, 'lifecycle').spec;
+    expect(lifecycle.replicas).toBe(1);
+    expect(lifecycle.template.spec.terminationGracePeriodSeconds).toBe(600);
+    expect(lifecycle.template.spec.containers[0]!.args).toEqual(['lifecycle']);
+    expect(lifecycle.template.spec.containers[0]!.ports).toEqual([{ name: 'ops', containerPort: 9464, protocol: 'TCP' }]);
+    expect(objects.some((o) => o.kind === 'Service' && o.metadata.name === 'chaperone-lifecycle')).toBe(false);
+    const budgets = objects.filter((o) => o.kind === 'PodDisruptionBudget') as Array<K8sObject & { spec: Record<string, unknown> }>;
+    expect(budgets.find((b) => b.metadata.name === 'chaperone-records')!.spec).toMatchObject({ minAvailable: 1 });
+    expect(budgets.find((b) => b.metadata.name === 'chaperone-lifecycle')!.spec).toMatchObject({ maxUnavailable: 1 });
+
+    const disabled = renderChart([], ['--set', 'records.enabled=false', '--set', 'lifecycle.enabled=false']);
+    validateAll(disabled);
+    expect(disabled.filter((o) => /chaperone-(records|lifecycle)$/.test(o.metadata.name))).toEqual([]);
+  });
+
+  test("the rendered records and lifecycle ConfigMaps are accepted by the services' own configuration (no unknown name, production complete)", () => {
+    type Map = K8sObject & { data: Record<string, string> };
+    const objects = renderChart([PRODUCTION]);
+    const records = (objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'chaperone-records') as Map).data;
+    const lifecycle = (objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'chaperone-lifecycle') as Map).data;
+    expect(Object.keys(records).filter((name) => !([...RECORDS_SETTINGS, 'CHAPERONE_ENV'] as string[]).includes(name))).toEqual([]);
+    expect(Object.keys(lifecycle).filter((name) => !([...LIFECYCLE_SETTINGS, 'CHAPERONE_ENV'] as string[]).includes(name))).toEqual([]);
+    expect(lifecycleConfigFromEnv(lifecycle)).toEqual({ production: true, sealConfigPath: '/etc/chaperone/seal/seal.json', everyMs: 3_600_000, ops: { host: '0.0.0.0', port: 9464 } });
+    // The mounted Secret's file stands in here: a playback key of 32 random-looking bytes.
+    const playbackKey = join(dir, 'playback-key');
+    writeFileSync(playbackKey, Buffer.alloc(32, 9));
+    expect(records.CHAPERONE_RECORDS_PLAYBACK_KEY_FILE).toBe('/etc/chaperone/secrets/playback-key/key');
+    const config = recordsConfigFromEnv({ ...records, CHAPERONE_RECORDS_PLAYBACK_KEY_FILE: playbackKey });
+    expect(config).toMatchObject({ production: true, host: '0.0.0.0', port: 8444, secureCookies: true, workDir: '/run/chaperone/records', ops: { host: '0.0.0.0', port: 9464 } });
+    expect(config.tokens).toMatchObject({ kind: 'jwt', jwksUrl: 'https://auth.example-health.com/.well-known/jwks.json', audience: 'chaperone-records', algorithms: ['EdDSA', 'ES256'] });
   });
 });

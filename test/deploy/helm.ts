@@ -78,7 +78,9 @@ export function renderChart(valuesFiles: string[] = [], extraArgs: string[] = []
 
 export function parseManifests(text: string): K8sObject[] {
   const objects: K8sObject[] = [];
-  for (const doc of parseAllDocuments(text)) {
+  // YAML 1.1, as the API server reads manifests (sigs.k8s.io/yaml): `defaultMode: 0400` is octal there (256),
+  // while YAML 1.2 would read decimal 400.
+  for (const doc of parseAllDocuments(text, { version: '1.1' })) {
     if (doc.errors.length > 0) throw new Error(`rendered YAML does not parse: ${doc.errors[0]!.message}`);
     const value = doc.toJS() as K8sObject | null;
     if (value !== null) objects.push(value);

@@ -33,10 +33,11 @@ import { IntegrityError, verifiedPlaintext, type SignedObject } from './verified
  * Object keys: `recordings/<recordingId>/derivatives/<derivativeId>.esdk` (derivativeId = `dv-<uuid>`),
  * under the recording's prefix. The row is written (state `rendering`, object_key set) BEFORE anything is
  * uploaded, so deletion finds every derivative — ready, failed or still rendering — with
- * `listDerivatives(db, recordingId)`. Deleting a recording or ANY of its source tracks must delete its
- * derivatives: they are under the recording key, not the track keys, so destroying a track key does not
- * make them unreadable by itself. Playback refuses a derivative any of whose source tracks has a destroyed
- * key.
+ * `listDerivatives(db, recordingId)`. Each derivative is encrypted under a data key of its own (scope
+ * `derivative` in recording_keys, KMS-rooted like the track keys): deleting a recording or ANY of its
+ * source tracks destroys that key (records/lifecycle/deletion.ts), so a copy of the derivative kept
+ * anywhere — a backup — is unreadable, and purges its objects. Playback refuses a derivative any of whose
+ * source tracks has a destroyed key.
  */
 
 export const DERIVATIVE_RECORD_FORMAT = 'chaperone-derivative/v1';
@@ -263,8 +264,8 @@ export async function createGalleryDerivative(deps: DerivativeDeps, principal: P
     const output = join(dir, 'gallery.webm');
     const { mediaType } = await renderGalleryFile(gallery, output);
     const plaintext = await hashFile(output);
-    // 3. Encrypt under the recording key and store.
-    const key = await getOrCreateDataKey(deps.pool, deps.keyRoot, 'recording', recordingId);
+    // 3. Encrypt under a key of the derivative's own (deleting any source track destroys it: I8) and store.
+    const key = await getOrCreateDataKey(deps.pool, deps.keyRoot, 'derivative', recordingId, derivativeId);
     let ciphertext: { sha256: string; bytes: number };
     let versionId: string | undefined;
     try {

@@ -416,7 +416,7 @@ describe('records access API (real PostgreSQL, s3rver, KMS double)', () => {
     expect(shown).toMatchObject({ playable: false, deleted: true });
   });
 
-  test('a composited derivative is rendered, encrypted under the recording key, catalogued and playable', async () => {
+  test('a composited derivative is rendered, encrypted under a key of its own, catalogued and playable', async () => {
     const clinician = await auth('clinician', CLINICIAN, ROOM);
     for (const [who, reason] of [
       [await auth('patient', PATIENT, ROOM), 'role-not-permitted'],
@@ -432,11 +432,11 @@ describe('records access API (real PostgreSQL, s3rver, KMS double)', () => {
     const derivative = created.json() as { derivativeId: string; objectKey: string; state: string; sources: Array<{ trackId: string }>; keyRef: string };
     expect(derivative).toMatchObject({ state: 'ready', objectKey: `recordings/${rid}/derivatives/${derivative.derivativeId}.esdk` });
     expect(derivative.sources.map((s) => s.trackId)).toEqual(['t01-video', 't02-audio']);
-    // Catalogued as a derivative of its sources, under the recording key, found by listDerivatives.
+    // Catalogued as a derivative of its sources, under its own (derivative-scope) key, found by listDerivatives.
     const listed = await listDerivatives(stack.pool, rid);
     expect(listed.map((d) => [d.derivativeId, d.state])).toEqual([[derivative.derivativeId, 'ready']]);
     const { rows } = await stack.pool.query(`select scope from recording_keys where key_ref = $1`, [derivative.keyRef]);
-    expect(rows[0].scope).toBe('recording');
+    expect(rows[0].scope).toBe('derivative');
     expect(await listObjectKeys(s3, stack.bucket, `recordings/${rid}/derivatives/`)).toEqual([derivative.objectKey]);
 
     const { media } = await play(clinician, `/v1/recordings/${rid}/derivatives/${derivative.derivativeId}/playback-tokens`);

@@ -14,7 +14,12 @@ import type { EncryptionContext, KeyRoot } from './key-root.js';
  * docs/architecture.md ("Sealing pipeline").
  */
 
-export type KeyScope = 'recording' | 'track';
+/**
+ * A recording key (the manifest copy), one key per track (its segments), one per derivative (a composited
+ * file made from several tracks by the records service: its own key, so deleting any one of its source
+ * tracks can shred every copy of it without touching the others).
+ */
+export type KeyScope = 'recording' | 'track' | 'derivative';
 
 export interface DataKey {
   /** Name of the key in object headers (ESDK raw AES keyring key name): `dk-<uuid>`. */
@@ -27,9 +32,9 @@ export interface DataKey {
 
 /** KMS encryption context of a data key: identifiers only (it is visible in KMS logs). */
 export function dataKeyContext(scope: KeyScope, recordingId: string, trackId?: string): EncryptionContext {
-  return scope === 'recording'
-    ? { 'chaperone-key': 'recording', 'chaperone-recording': recordingId }
-    : { 'chaperone-key': 'track', 'chaperone-recording': recordingId, 'chaperone-track': trackId! };
+  if (scope === 'recording') return { 'chaperone-key': 'recording', 'chaperone-recording': recordingId };
+  if (scope === 'derivative') return { 'chaperone-key': 'derivative', 'chaperone-recording': recordingId, 'chaperone-derivative': trackId! };
+  return { 'chaperone-key': 'track', 'chaperone-recording': recordingId, 'chaperone-track': trackId! };
 }
 
 function dataKey(keyRef: string, source: Buffer, context: EncryptionContext): DataKey {
@@ -79,7 +84,8 @@ async function selectKey(db: Queryable, recordingId: string, scope: KeyScope, tr
  * workers storing segments of the same track at once make one key with one GenerateDataKey call.
  */
 export async function getOrCreateDataKey(pool: pg.Pool, root: KeyRoot, scope: KeyScope, recordingId: string, trackId?: string): Promise<DataKey> {
-  const trackKey = scope === 'track' ? trackId! : '';
+  // track_id column: the track's or derivative's id; '' for the recording key.
+  const trackKey = scope === 'recording' ? '' : trackId!;
   const existing = await selectKey(pool, recordingId, scope, trackKey);
   if (existing) return unwrap(root, existing);
   return inTransaction(pool, 'create data key', async (db) => {
@@ -136,40 +142,37 @@ export async function listDataKeys(db: Queryable, recordingId: string): Promise<
 }
 
 /**
- * Crypto-shreds one track: its wrapped key is overwritten with NULL and the destruction audited, in one
- * transaction. Idempotent; returns false when there was no live key. Every object of the track, wherever
- * a copy is, can no longer be decrypted by anyone (the data key in each object header is wrapped under
- * this track key, which no KMS call can reproduce).
+ * Crypto-shredding: the wrapped key is NULLed and stamped destroyed, with its audit event, in one
+ * transaction. Idempotent; false when there was no live key. Every object encrypted under it, wherever a
+ * copy is (backups included), can no longer be decrypted by anyone: the data key in each object header is
+ * wrapped under this key, which no KMS call can reproduce.
  */
-export async function destroyTrackKey(pool: pg.Pool, recordingId: string, trackId: string, actor: { role: string; id: string }): Promise<boolean> {
-  return inTransaction(pool, 'destroy track key', async (db) => {
+async function destroyKey(pool: pg.Pool, recordingId: string, scope: KeyScope, id: string, actor: { role: string; id: string }): Promise<boolean> {
+  return inTransaction(pool, `destroy ${scope} key`, async (db) => {
     const { rows } = await db.query<{ key_ref: string; room_id: string }>(
       `update recording_keys k set wrapped_key = null, destroyed_at = now() from recordings r
-        where k.recording_id = $1 and k.scope = 'track' and k.track_id = $2 and k.wrapped_key is not null and r.recording_id = k.recording_id
+        where k.recording_id = $1 and k.scope = $2 and k.track_id = $3 and k.wrapped_key is not null and r.recording_id = k.recording_id
         returning k.key_ref, r.room_id`,
-      [recordingId, trackId],
+      [recordingId, scope, id],
     );
     if (!rows[0]) return false;
-    await appendAudit(db, { event: 'recording.key-destroyed', actor, roomId: rows[0].room_id, subjectId: recordingId, details: { trackId, keyRef: rows[0].key_ref } });
+    const subject: Record<string, string> = scope === 'track' ? { trackId: id } : scope === 'derivative' ? { scope, derivativeId: id } : { scope };
+    await appendAudit(db, { event: 'recording.key-destroyed', actor, roomId: rows[0].room_id, subjectId: recordingId, details: { ...subject, keyRef: rows[0].key_ref } });
     return true;
   });
 }
 
-/**
- * Crypto-shreds the recording key (it encrypts the manifest copy in S3 and, for the records service, the
- * recording's derivatives), as destroyTrackKey does for a track: NULLed and audited in one transaction.
- * Used when a whole recording is deleted (records/lifecycle). Idempotent; false when there was no live key.
- */
-export async function destroyRecordingKey(pool: pg.Pool, recordingId: string, actor: { role: string; id: string }): Promise<boolean> {
-  return inTransaction(pool, 'destroy recording key', async (db) => {
-    const { rows } = await db.query<{ key_ref: string; room_id: string }>(
-      `update recording_keys k set wrapped_key = null, destroyed_at = now() from recordings r
-        where k.recording_id = $1 and k.scope = 'recording' and k.wrapped_key is not null and r.recording_id = k.recording_id
-        returning k.key_ref, r.room_id`,
-      [recordingId],
-    );
-    if (!rows[0]) return false;
-    await appendAudit(db, { event: 'recording.key-destroyed', actor, roomId: rows[0].room_id, subjectId: recordingId, details: { scope: 'recording', keyRef: rows[0].key_ref } });
-    return true;
-  });
+/** Crypto-shreds a track's key: every copy of the track's objects becomes unreadable. */
+export function destroyTrackKey(pool: pg.Pool, recordingId: string, trackId: string, actor: { role: string; id: string }): Promise<boolean> {
+  return destroyKey(pool, recordingId, 'track', trackId, actor);
+}
+
+/** Crypto-shreds the recording key (the manifest copy in S3); used when a whole recording is deleted. */
+export function destroyRecordingKey(pool: pg.Pool, recordingId: string, actor: { role: string; id: string }): Promise<boolean> {
+  return destroyKey(pool, recordingId, 'recording', '', actor);
+}
+
+/** Crypto-shreds a derivative's key: used when the recording or any of the derivative's source tracks is deleted. */
+export function destroyDerivativeKey(pool: pg.Pool, recordingId: string, derivativeId: string, actor: { role: string; id: string }): Promise<boolean> {
+  return destroyKey(pool, recordingId, 'derivative', derivativeId, actor);
 }

@@ -138,7 +138,7 @@ describe('export bundle (right of access): verifiable with sha256sum and openssl
     expect(JSON.parse(await readFile(join(bundle, 'consent', consentFiles[0]!), 'utf8'))).toMatchObject({ memberId: 'patient-7f3a9c', decision: 'grant' });
 
     // An altered signed file fails step 1; an altered bundle fails the HMAC check before decryption.
-    await writeFile(join(bundle, 'manifest-statement.json'), (await readFile(join(bundle, 'manifest-statement.json'), 'utf8')).replace(/"manifestSha256":"./, '"manifestSha256":"0'));
+    await writeFile(join(bundle, 'manifest-statement.json'), (await readFile(join(bundle, 'manifest-statement.json'), 'utf8')).replace(/"manifestSha256":"(.)/, (_m, c: string) => `"manifestSha256":"${c === '0' ? '1' : '0'}`));
     await expect(sh(bundle, signatureStep!)).rejects.toThrow();
     const enc = await readFile(join(dir, 'bundle.tar.enc'));
     enc[enc.length - 40] = enc[enc.length - 40]! ^ 1;

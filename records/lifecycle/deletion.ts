@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { appendAudit } from '../../audit/index.js';
 import { sha256Hex } from '../../queue/canonical-json.js';
-import { destroyRecordingKey, destroyTrackKey } from '../../queue/keys/data-keys.js';
+import { destroyDerivativeKey, destroyRecordingKey, destroyTrackKey } from '../../queue/keys/data-keys.js';
 import type { Logger } from '../../queue/logger.js';
 import { listDerivatives } from '../derivatives.js';
 import { auditActor, type Principal } from '../principal.js';
@@ -23,7 +23,8 @@ import { writeTombstone } from './tombstone.js';
  *
  * 1. **requested**: the deletion row and its audit event are committed before anything is destroyed,
  *    under the recording's row lock, after checking that no legal hold stands (a hold refuses it).
- * 2. **keys-destroyed**: the track keys (and for a whole recording the recording key) are destroyed
+ * 2. **keys-destroyed**: the keys of the derivatives made from it, the track keys (and for a whole
+ *    recording the recording key) are destroyed
  *    first — crypto-shredding — so from here on no copy anywhere (old object versions, replicas, backups of
  *    the bucket, an exported ciphertext) can be decrypted, even if the rest is interrupted.
  * 3. **objects-purged**: every object version and delete marker of the track's (or recording's) objects
@@ -195,6 +196,11 @@ async function advance(deps: DeletionDeps, deletionId: string, from: DeletionSta
 
 async function destroyKeys(deps: DeletionDeps, deletion: Deletion): Promise<void> {
   const actor = deletion.requestedBy;
+  // Derivatives made from what is deleted have keys of their own: destroyed first, with the sources'.
+  const derivatives = (await (deps.derivatives ?? catalogDerivatives)(deps.pool, deletion.recordingId)).filter(
+    (d) => deletion.scope === 'recording' || d.sourceTrackIds.includes(deletion.trackId!),
+  );
+  for (const d of derivatives) await destroyDerivativeKey(deps.pool, deletion.recordingId, d.derivativeId, actor);
   if (deletion.scope === 'track') {
     await destroyTrackKey(deps.pool, deletion.recordingId, deletion.trackId!, actor);
     return;

@@ -125,11 +125,19 @@ describe('records lifecycle: legal hold, deletion, retention (real PostgreSQL, R
         id,
       );
       expect(await listObjectKeys(stack.s3Client(), stack.bucket, derivative.objectKey)).toEqual([derivative.objectKey]);
+      // A copy of the derivative taken before the deletion (a backup): readable now, under its own key.
+      const backup = await getObjectBytes(stack.s3Client(), stack.bucket, derivative.objectKey);
+      expect((await decryptBytes(stack.pool, seal.services.keyRoot, derivative.keyRef!, backup)).length).toBe(derivative.plaintext!.bytes);
       const deletion = await deleteOnRequest(deps, officer, { recordingId: id, trackId: 't02-audio', reasonCode: 'patient-request', reason: REASON });
+      // Deleting one of its source tracks shredded the derivative's key: the backup no longer decrypts (I8)…
+      await expect(decryptBytes(stack.pool, seal.services.keyRoot, derivative.keyRef!, backup)).rejects.toMatchObject({ code: 'CHAP_SEAL_KEY_DESTROYED' });
+      // …while the recording's other track stays readable.
+      expect((await verifyRecording(verifyDeps(), id)).ok).toBe(true);
       expect(await listObjectKeys(stack.s3Client(), stack.bucket, `recordings/${id}/derivatives/`)).toEqual([]);
       expect((await listDerivatives(stack.pool, id)).map((d) => [d.derivativeId, d.state])).toEqual([[derivative.derivativeId, 'deleted']]);
       const [tombstone] = await listTombstones(stack.pool, id);
       expect(tombstone).toMatchObject({ deletionId: deletion.deletionId, content: { derivativesRemoved: [derivative.derivativeId] } });
+      expect(tombstone!.content.keysDestroyed.map((k) => [k.scope, k.trackId])).toEqual([['derivative', derivative.derivativeId], ['track', 't02-audio']]);
       expect(tombstone!.content.objectsRemoved.map((o) => o.key).sort()).toEqual([derivative.objectKey, `recordings/${id}/t02-audio/001.esdk`].sort());
     } finally {
       await rm(workDir, { recursive: true, force: true });

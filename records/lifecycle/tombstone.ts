@@ -100,8 +100,9 @@ export async function writeTombstone(db: pg.PoolClient, deletionId: string, nowM
     [recordingId, trackId],
   );
   const { rows: keys } = await db.query<{ key_ref: string; scope: string; track_id: string }>(
-    `select key_ref, scope, track_id from recording_keys where recording_id = $1 and destroyed_at is not null and (($2::text is null) or (scope = 'track' and track_id = $2)) order by scope, track_id`,
-    [recordingId, trackId],
+    `select key_ref, scope, track_id from recording_keys where recording_id = $1 and destroyed_at is not null
+       and (($2::text is null) or (scope = 'track' and track_id = $2) or (scope = 'derivative' and track_id = any($3::text[]))) order by scope, track_id`,
+    [recordingId, trackId, (d.purge_report as { derivatives?: string[] } | null)?.derivatives ?? []],
   );
   const report = (d.purge_report ?? { versions: 'listed', removed: [], derivatives: [] }) as { versions: 'listed' | 'unlistable'; removed: TombstoneContent['objectsRemoved']; derivatives: string[] };
   const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));

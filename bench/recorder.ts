@@ -1,5 +1,5 @@
-// Recorder benchmark: `npm run bench -- recorder [--seconds=60] [--calls=1] [--width=640 --height=360]
-// [--baseline=0] [--publisher-nice=N]`. K consent-gated calls (default 1), each of two synthetic
+// Recorder benchmark: `npm run bench -- recorder [--seconds=60] [--calls=1] [--baseline=0]
+// [--publisher-nice=N] [--width=640 --height=360]`. K consent-gated calls (default 1), each of two synthetic
 // participants (audio + VP8 from a generated moving, noisy clip), recorded at once for N seconds by ONE
 // real recorder process (dist/node/recorder.mjs: node, one Chromium with a browser context per call,
 // ffmpeg), then — in the same run, one after the other — the same calls recorded by the same process
@@ -387,8 +387,9 @@ export async function run(context: BenchContext) {
   const withBaseline = numberArg(context.args, 'baseline', 1, 0) !== 0;
   const publisherNice = numberArg(context.args, 'publisher-nice', 0, -20);
   // Camera-like content (moving, noisy): Chromium's built-in fake pattern is unrealistically cheap to
-  // encode (harness.md). 640x360 by default; --width/--height to change. The publishers run on the same
-  // two cores: see sent_video for what they actually encoded.
+  // encode (harness.md). A 640x360 clip by default; --width/--height change the clip, but the room page
+  // captures at 640x360, so publishers send that at most. They run on the same two cores: sent_video says
+  // what they actually encoded; --publisher-nice=-5 gives them priority over everything else.
   const size = { width: numberArg(context.args, 'width', 640), height: numberArg(context.args, 'height', 360) };
   const options = { seconds, calls, size, publisherNice };
   const baselineWeb = await buildBaselineWeb(context);
@@ -409,7 +410,10 @@ export async function run(context: BenchContext) {
     bench: 'recorder',
     calls,
     seconds,
-    video: `${size.width}x${size.height}`,
+    // What the publishers' encoders produced, not what was asked for: the room page captures at most
+    // 640x360 (room/call-session.ts), so a larger --width/--height only changes the source clip.
+    video: [...new Set(ours.sent.map((v) => `${v.width}x${v.height}`))].join(','),
+    source_clip: `${size.width}x${size.height}`,
     cpu_s_per_track_min: Number(cpuPerTrackMin.toFixed(3)),
     ...(baseline
       ? {

@@ -4,12 +4,12 @@ import { assertCatalogMigrated } from '../../queue/catalog.js';
 import { ConfigError } from '../../queue/errors.js';
 import { createLogger } from '../../queue/logger.js';
 import { createMetricsRegistry } from '../../ops/metrics.js';
-import { redisReadiness, startOpsServer } from '../../ops/ops-server.js';
+import { ReadinessError, redisReadiness, startOpsServer } from '../../ops/ops-server.js';
 import { storeReadiness } from '../readiness.js';
 import { systemClock } from './clock.js';
 import { lifecycleConfigFromEnv, type LifecycleConfig } from './config.js';
 import { instrumentLifecycle } from './lifecycle-metrics.js';
-import { startLifecycleWorker } from './retention-scheduler.js';
+import { startLifecycleWorker, type LifecycleWorker } from './retention-scheduler.js';
 
 /**
  * The records lifecycle process: `CHAPERONE_SEAL_CONFIG=/etc/chaperone/seal.json node dist/node/lifecycle.mjs`.
@@ -61,30 +61,39 @@ try {
 }
 const registry = createMetricsRegistry('lifecycle');
 const metrics = instrumentLifecycle(registry);
-const worker = await startLifecycleWorker(
-  { pool, purge: { s3: built.s3, bucket: config.s3.bucket, allowUnlistableVersions: config.mode !== 'production' }, clock: systemClock, logger },
-  { connection: { url: config.redis.url }, prefix: config.redis.prefix, everyMs, onSweep: (result) => metrics.sweepDone(result) },
-);
-worker.worker.on('failed', (job, error) => metrics.sweepFailed(job, error));
+// The ops listener comes up before the scheduler, whose first Redis call waits for Redis: an unreachable Redis
+// then shows as not ready (redis: starting) instead of a process that answers nothing.
+const scheduler: { worker?: LifecycleWorker } = {};
 let ops;
 try {
   ops = await startOpsServer({
     ...settings.ops,
     registry,
-    readiness: [...storeReadiness(built, config.s3.bucket), redisReadiness('redis', async () => (await worker.queue.backend.client) as unknown as Redis)],
+    readiness: [
+      ...storeReadiness(built, config.s3.bucket),
+      redisReadiness('redis', async () => {
+        if (scheduler.worker === undefined) throw new ReadinessError('starting');
+        return (await scheduler.worker.queue.backend.client) as unknown as Redis;
+      }),
+    ],
   });
 } catch (error) {
-  await worker.abort().catch(() => undefined);
   await built.close();
   refuse('CHAPERONE_OPS_PORT', `cannot be listened on (${(error as NodeJS.ErrnoException).code ?? 'error'}); choose a free port`);
 }
+const started = await startLifecycleWorker(
+  { pool, purge: { s3: built.s3, bucket: config.s3.bucket, allowUnlistableVersions: config.mode !== 'production' }, clock: systemClock, logger },
+  { connection: { url: config.redis.url }, prefix: config.redis.prefix, everyMs, onSweep: (result) => metrics.sweepDone(result) },
+);
+scheduler.worker = started;
+started.worker.on('failed', (job, error) => metrics.sweepFailed(job, error));
 logger.info({ everyMs, prefix: config.redis.prefix, mode: config.mode, ops: ops.url }, 'retention scheduler started');
 let stopping = false;
 const stop = (abort: boolean) => {
   if (stopping && !abort) return;
   stopping = true;
   logger.info({ abort }, abort ? 'sigint: stopping now' : 'sigterm: finishing the sweep in progress');
-  (abort ? worker.abort() : worker.close())
+  (abort ? started.abort() : started.close())
     .then(() => ops.close())
     .then(() => built.close())
     .then(

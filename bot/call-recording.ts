@@ -45,6 +45,8 @@ export interface StreamFigures {
   framesDecrypted?: number;
   /** Frames the sender sealed from the first to the last frame the stream opened (SFrame CTRs). */
   framesSealed?: number;
+  /** Frames the page's worker could not open or hand over, by reason (SFrame error codes, sink-closed). */
+  failures?: Record<string, number>;
   packetsReceived?: number;
   packetsLost?: number;
   framesDecoded?: number;
@@ -147,6 +149,7 @@ export class CallRecording {
       case 'stream-stats': {
         const stream = this.streams.get(`${session}:${message.streamNumber}`);
         if (stream) {
+          stream.figures.failures = { ...message.failures };
           for (const key of ['framesDecrypted', 'framesSealed'] as const) {
             const value = message[key];
             if (typeof value === 'number' && Number.isFinite(value)) stream.figures[key] = value;

@@ -39,6 +39,7 @@ import { getRecording, listSegments } from '../queue/catalog.js';
 import { uploadStream } from '../queue/multipart-upload.js';
 import { SPOOL_READ_CHUNK_BYTES } from '../queue/spool.js';
 import { enqueueSealRecording } from '../queue/contract.js';
+import { STREAMING_SERVICE_NODE_FLAGS } from '../queue/node-flags.js';
 
 export interface BenchContext {
   readonly repoRoot: string;
@@ -193,7 +194,9 @@ async function vmHwmMib(pid: number): Promise<number> {
 /** Starts this bundle in a role and resolves once a stdout line matches `ready`. */
 async function startChild(role: string, env: Record<string, string>, ready: (line: string) => boolean): Promise<ChildProcess> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [self], { env: { ...process.env, ...env, CHAPERONE_BENCH_ROLE: role }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // The service child runs with the production process's Node flags (deploy/entrypoint.sh).
+  const flags = role === 'seal-worker' ? STREAMING_SERVICE_NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...flags, self], { env: { ...process.env, ...env, CHAPERONE_BENCH_ROLE: role }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => ready(line) && resolve());
     child.once('exit', (code) => reject(new Error(`${role} child exited (${code}) before it was ready`)));

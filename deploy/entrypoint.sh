@@ -43,5 +43,13 @@ fi
 run_dir="${CHAPERONE_RUN_DIR:-/tmp/chaperone}"
 mkdir -p "$run_dir" && printf '%s\n' "$service" > "$run_dir/service" || echo "chaperone: $run_dir is not writable; the HEALTHCHECK will fail" >&2
 
+# Streaming services (gigabytes through short-lived buffers) run with a small young generation so dead
+# buffers are freed every few frames: queue/node-flags.ts explains it, and a deploy test keeps both equal.
+node_flags=""
+case "$service" in
+  pipeline | records) node_flags="--max-semi-space-size=1" ;;
+esac
+
 cd "$APP_DIR"
-exec node --enable-source-maps "$@" "$entry"
+# shellcheck disable=SC2086 # node_flags is a list of flags without spaces inside any one of them
+exec node --enable-source-maps $node_flags "$@" "$entry"

@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import { REPO_ROOT } from './helm.js';
 import { createMetricsRegistry } from '../../ops/metrics.js';
 import { startOpsServer } from '../../ops/ops-server.js';
+import { STREAMING_SERVICE_NODE_FLAGS } from '../../queue/node-flags.js';
 
 /** One Dockerfile instruction, continuation lines joined. */
 interface Instruction {
@@ -205,6 +206,9 @@ describe('deploy/entrypoint.sh', () => {
       const started = JSON.parse(result.stdout) as { bundle: string; uid: number; cwd: string; execArgv: string[] };
       expect(started).toMatchObject({ bundle: name, cwd: app });
       expect(started.execArgv).toContain('--enable-source-maps');
+      // Streaming services run with queue/node-flags.ts's flags (the seal benchmark measures with them too).
+      const streaming = name === 'pipeline' || name === 'records';
+      for (const flag of STREAMING_SERVICE_NODE_FLAGS) expect(started.execArgv.includes(flag)).toBe(streaming);
       if (process.getuid?.() === 0) expect(started.uid).toBe(10001);
       expect(readFileSync(join(app, 'run/service'), 'utf8')).toBe(`${name}\n`);
     }

@@ -85,3 +85,18 @@ test('killing ffmpeg mid-track leaves a playable file that loses at most about a
   // 150 frames (5 s) were handed over before the kill; at most ~1 cluster (1 s) may be missing.
   expect(Number(probe.streams[0]!.nb_read_frames)).toBeGreaterThanOrEqual(150 - 45);
 });
+
+test('frames completed late (a retransmission) are written in RTP order; one later than the reorder window is refused', async () => {
+  const frames = await encodedVp8Frames(join(dir, 'in4.ivf'), 2);
+  const writer = new TrackSegmentWriter(join(dir, 'reordered.webm'), 'video');
+  // Frame 10 arrives after frames 11-14 (within the window); frame 40 arrives after frame 52 (400 ms later: too late).
+  const order = frames.map((_, i) => i).filter((i) => i !== 10 && i !== 40);
+  order.splice(order.indexOf(14) + 1, 0, 10);
+  order.splice(order.indexOf(52) + 1, 0, 40);
+  for (const i of order) await writer.push({ payload: frames[i]!, rtpTimestamp: i * 3000, receivedAtMs: i * 33 });
+  const report = await writer.close();
+  expect(report.framesOutOfOrder).toBe(1);
+  expect(report.framesWritten).toBe(frames.length - 1);
+  const probe = await ffprobe(report.file);
+  expect(Number(probe.streams[0]!.nb_read_frames)).toBe(frames.length - 1);
+});

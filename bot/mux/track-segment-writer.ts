@@ -43,6 +43,14 @@ export interface SegmentReport {
   writerError?: string;
 }
 
+/**
+ * How long (in media time) a frame waits for older ones before it is written. Chromium hands a frame to
+ * the receive transform when its last packet arrives, so a frame completed by a retransmission (NACK)
+ * comes after newer ones; a muxer needs them in order. Adds to what a crash may lose (with the page's
+ * 200 ms batch and ffmpeg's 1 s cluster, still under the 2 s allowed).
+ */
+export const REORDER_WINDOW_MS = 300;
+
 /** An interval in media time longer than this (and than twice the packet length) is recorded as a gap. */
 const VIDEO_GAP_MS = 500;
 const AUDIO_GAP_MS = 200;
@@ -54,6 +62,11 @@ export class TrackSegmentWriter {
   private ogg: OggOpusWriter | undefined;
   private lastTicks = -1n;
   private lastEndTicks = 0n;
+  /** Accepted frames not yet written, in RTP order (the reorder window). */
+  private readonly pending: Array<{ ticks: bigint; frame: SegmentFrame }> = [];
+  private newestTicks = -1n;
+  /** Ticks of the key frame the segment starts with: nothing older can be written. */
+  private startTicks = 0n;
   private writerError: TrackWriterError | undefined;
   private readonly report: SegmentReport;
 
@@ -85,19 +98,45 @@ export class TrackSegmentWriter {
     return this.writerError !== undefined;
   }
 
-  /** Returns false when the frame was not written (waiting for a key frame, out of order, writer dead). */
+  /**
+   * Takes a frame into the segment: it is written, in RTP order, once frames REORDER_WINDOW_MS newer have
+   * arrived (or at close). Returns false when the frame was refused: waiting for a key frame, a duplicate,
+   * older than what was already written, or the writer is dead.
+   */
   async push(frame: SegmentFrame): Promise<boolean> {
     this.report.framesReceived++;
     if (this.writerError) return false;
     // The segment's time starts at its first received frame, written or not (see ffmpeg -copyts).
     const ticks = this.clock.unwrap(frame.rtpTimestamp);
     this.report.anchorMs ??= frame.receivedAtMs;
-    if (!this.writer && !(await this.start(frame))) return false;
-    if (ticks < 0n || ticks <= this.lastTicks) {
+    if (!this.writer) {
+      if (!(await this.start(frame))) return false;
+      this.startTicks = ticks;
+    }
+    if (ticks < this.startTicks || ticks <= this.lastTicks || this.pending.some((p) => p.ticks === ticks)) {
       this.report.framesOutOfOrder++;
       return false;
     }
-    const clockHz = this.kind === 'video' ? VIDEO_CLOCK_HZ : OPUS_CLOCK_HZ;
+    let at = this.pending.length;
+    while (at > 0 && this.pending[at - 1]!.ticks > ticks) at--;
+    this.pending.splice(at, 0, { ticks, frame });
+    if (ticks > this.newestTicks) this.newestTicks = ticks;
+    const windowTicks = BigInt(Math.round((REORDER_WINDOW_MS * this.clockHz) / 1000));
+    while (this.pending.length > 0 && this.pending[0]!.ticks <= this.newestTicks - windowTicks) {
+      const next = this.pending.shift()!;
+      await this.write(next.ticks, next.frame);
+    }
+    return true;
+  }
+
+  private get clockHz(): number {
+    return this.kind === 'video' ? VIDEO_CLOCK_HZ : OPUS_CLOCK_HZ;
+  }
+
+  /** Writes one frame (in RTP order); false if the writer failed. */
+  private async write(ticks: bigint, frame: SegmentFrame): Promise<boolean> {
+    if (this.writerError) return false;
+    const clockHz = this.clockHz;
     {
       const gapTicks = ticks - this.lastEndTicks;
       const gapMs = Number(gapTicks * 1000n) / clockHz;
@@ -155,8 +194,12 @@ export class TrackSegmentWriter {
     return writer;
   }
 
-  /** Ends the segment: ffmpeg writes the index. Returns the segment's figures. */
+  /** Ends the segment: the frames still in the reorder window are written, then ffmpeg writes the index. */
   async close(): Promise<SegmentReport> {
+    while (this.pending.length > 0) {
+      const next = this.pending.shift()!;
+      await this.write(next.ticks, next.frame);
+    }
     if (this.writer && !this.writerError) {
       try {
         await this.writer.close();

@@ -187,7 +187,7 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
     });
 
     const transform = async (frame: RTCEncodedVideoFrame | RTCEncodedAudioFrame, controller: { enqueue(frame: RTCEncodedVideoFrame | RTCEncodedAudioFrame): void }) => {
-      if (finishing) {
+      if (finishing && mode === 'stream-out') {
         if (kind === 'video') {
           frame.data = TINY_VP8_KEY_FRAME.slice().buffer;
           controller.enqueue(frame);

@@ -387,9 +387,9 @@ export async function run(context: BenchContext) {
   const withBaseline = numberArg(context.args, 'baseline', 1, 0) !== 0;
   const publisherNice = numberArg(context.args, 'publisher-nice', 0, -20);
   // Camera-like content (moving, noisy): Chromium's built-in fake pattern is unrealistically cheap to
-  // encode (harness.md). A 640x360 clip by default; --width/--height change the clip, but the room page
-  // captures at 640x360, so publishers send that at most. They run on the same two cores: sent_video says
-  // what they actually encoded; --publisher-nice=-5 gives them priority over everything else.
+  // encode (harness.md). A 640x360 clip by default; --width/--height set the clip and the room page's
+  // capture size (CallConfig.capture). Publishers run on the same two cores: sent_video says what they
+  // actually encoded; --publisher-nice=-5 gives them priority over everything else.
   const size = { width: numberArg(context.args, 'width', 640), height: numberArg(context.args, 'height', 360) };
   const options = { seconds, calls, size, publisherNice };
   const baselineWeb = await buildBaselineWeb(context);
@@ -410,8 +410,8 @@ export async function run(context: BenchContext) {
     bench: 'recorder',
     calls,
     seconds,
-    // What the publishers' encoders produced, not what was asked for: the room page captures at most
-    // 640x360 (room/call-session.ts), so a larger --width/--height only changes the source clip.
+    // What the publishers' encoders produced, not what was asked for: a CPU-starved publisher lowers its
+    // resolution or frame rate (WebRTC's quality limitation).
     video: [...new Set(ours.sent.map((v) => `${v.width}x${v.height}`))].join(','),
     source_clip: `${size.width}x${size.height}`,
     cpu_s_per_track_min: Number(cpuPerTrackMin.toFixed(3)),

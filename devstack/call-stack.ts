@@ -93,6 +93,8 @@ export async function joinParticipant(stack: CallStack, spec: ParticipantSpec): 
         token,
         participantId: spec.id,
         displayName: spec.name,
+        // The camera captures at the synthetic clip's size when one is given.
+        ...(spec.width !== undefined && spec.height !== undefined ? { capture: { width: spec.width, height: spec.height } } : {}),
       },
     );
     return { id: spec.id, name: spec.name, chromium, page, close: () => chromium.close() };

@@ -24,6 +24,8 @@ export interface CallConfig {
   displayName: string;
   /** Where the bundled media worker is served. */
   workerUrl?: string;
+  /** Camera capture size; default 640x360 (a telehealth call's usual size; larger costs every member more). */
+  capture?: { width: number; height: number };
   /**
    * Recorder stand-in (tests, benchmarks): join as this key-service-issued recorder credential (base64;
    * keys from `chaperoneConsent.prepareRecorderKeys()`), publish nothing, and only decrypt.
@@ -134,7 +136,8 @@ export class CallSession {
     await member.start(this.config.token);
     this.events.status('Joining the call…');
 
-    const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+    const capture = this.config.capture ?? { width: 640, height: 360 };
+    const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: capture.width, height: capture.height } });
     this.events.localMedia(media);
     this.sfu = await joinJanusVideoRoom({
       url: this.config.sfuUrl,

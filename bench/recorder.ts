@@ -1,5 +1,5 @@
 // Recorder benchmark: `npm run bench -- recorder [--seconds=60] [--calls=1] [--baseline=0]
-// [--publisher-nice=N] [--width=640 --height=360]`. K consent-gated calls (default 1), each of two synthetic
+// [--publisher-nice=N] [--width=1280 --height=720]`. K consent-gated calls (default 1), each of two synthetic
 // participants (audio + VP8 from a generated moving, noisy clip), recorded at once for N seconds by ONE
 // real recorder process (dist/node/recorder.mjs: node, one Chromium with a browser context per call,
 // ffmpeg), then — in the same run, one after the other — the same calls recorded by the same process
@@ -387,10 +387,11 @@ export async function run(context: BenchContext) {
   const withBaseline = numberArg(context.args, 'baseline', 1, 0) !== 0;
   const publisherNice = numberArg(context.args, 'publisher-nice', 0, -20);
   // Camera-like content (moving, noisy): Chromium's built-in fake pattern is unrealistically cheap to
-  // encode (harness.md). A 640x360 clip by default; --width/--height set the clip and the room page's
-  // capture size (CallConfig.capture). Publishers run on the same two cores: sent_video says what they
+  // encode (harness.md). A 1280x720 clip and camera by default (an HD consultation; publishers' bandwidth
+  // estimate usually settles at 960x540 within the minute); --width=640 --height=360 for the small case.
+  // --width/--height set the clip and the room page's capture size (CallConfig.capture). Publishers run on the same two cores: sent_video says what they
   // actually encoded; --publisher-nice=-5 gives them priority over everything else.
-  const size = { width: numberArg(context.args, 'width', 640), height: numberArg(context.args, 'height', 360) };
+  const size = { width: numberArg(context.args, 'width', 1280), height: numberArg(context.args, 'height', 720) };
   const options = { seconds, calls, size, publisherNice };
   const baselineWeb = await buildBaselineWeb(context);
   const ours = await recordCalls(context, 'chaperone', join(context.repoRoot, 'dist/web'), options);

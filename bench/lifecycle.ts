@@ -16,14 +16,13 @@
 //
 // bench/run.ts bundles this file and prints the returned report as the last stdout line.
 
-import { createWriteStream, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -50,6 +49,8 @@ import { deleteOnRequest, type DeletionDeps } from '../records/lifecycle/deletio
 import { sweepRetention } from '../records/lifecycle/retention-sweep.js';
 import { principalFromToken } from '../records/principal.js';
 import { sealSteps } from '../records/testing/seal-directly.js';
+import { numberArg } from './support/args.js';
+import { writeSyntheticTrack } from './support/synthetic-track.js';
 
 export interface BenchContext {
   readonly repoRoot: string;
@@ -82,26 +83,10 @@ export interface LifecycleBenchReport {
 const MiB = 1024 * 1024;
 const run$ = promisify(execFile);
 
-function numberArg(args: readonly string[], name: string, fallback: number, min: number, max: number): number {
-  const raw = args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`--${name} must be an integer from ${min} to ${max}`);
-  return value;
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-async function writeSynthetic(path: string, bytes: number): Promise<void> {
-  const block = randomBytes(16 * MiB);
-  const out = createWriteStream(path);
-  for (let written = 0; written < bytes; ) {
-    const length = Math.min(block.length, bytes - written);
-    if (!out.write(Buffer.from(block.subarray(0, length)))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-    written += length;
-  }
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-}
 
 export async function run(context: BenchContext): Promise<LifecycleBenchReport> {
   const sizeMib = numberArg(context.args, 'mib', 128, 8, 4096);
@@ -151,7 +136,7 @@ export async function run(context: BenchContext): Promise<LifecycleBenchReport> 
     const recordingId = `bench-lifecycle-${process.pid}`;
     await mkdir(join(spoolDir, recordingId), { recursive: true, mode: 0o700 });
     context.progress(`writing a ${sizeMib} MiB synthetic track and sealing it`);
-    await writeSynthetic(join(spoolDir, recordingId, 't01-video-s01.webm'), bytes);
+    await writeSyntheticTrack(join(spoolDir, recordingId, 't01-video-s01.webm'), bytes);
     const t0 = Date.now() - 3_600_000;
     const track = { kind: 'video' as const, codec: 'vp8' as const, startedAtMs: t0, endedAtMs: t0 + 600_000, framesReceived: 1, framesWritten: 1, decryptFailures: 0, gaps: [] };
     const request: SealRecordingRequest = {

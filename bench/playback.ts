@@ -26,12 +26,11 @@
 // bench/run.ts bundles this file and prints the returned report as the last stdout line. The same bundle,
 // started with CHAPERONE_BENCH_ROLE=s3-server or =records, is the s3rver child or the records service.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, statfsSync } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { statfsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +50,10 @@ import { openDataKey } from '../queue/keys/data-keys.js';
 import { silentLogger } from '../queue/logger.js';
 import type { SealRecordingRequest } from '../queue/seal-request.js';
 import { sealSteps } from '../records/testing/seal-directly.js';
+import { numberArg } from './support/args.js';
+import { writeSyntheticTrack } from './support/synthetic-track.js';
+import { processCpuMs, processPeakRssMib, startBenchChild, stopBenchChild } from './support/bench-child.js';
+import { STREAMING_SERVICE_NODE_FLAGS } from '../queue/node-flags.js';
 
 export interface BenchContext {
   readonly repoRoot: string;
@@ -91,62 +94,15 @@ if (process.env.CHAPERONE_BENCH_ROLE === 's3-server') {
   await import('../records/main.js');
 }
 
-function numberArg(args: readonly string[], name: string, fallback: number, min: number, max: number): number {
-  const raw = args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`--${name} must be an integer from ${min} to ${max}`);
-  return value;
-}
 
-async function writeSynthetic(path: string, bytes: number): Promise<void> {
-  const block = randomBytes(16 * MiB);
-  const out = createWriteStream(path, { highWaterMark: 16 * MiB });
-  for (let written = 0, n = 0; written < bytes; n++) {
-    const length = Math.min(block.length, bytes - written);
-    block.writeUInt32BE(n, (n * 4096) % (block.length - 4));
-    if (!out.write(Buffer.from(block.subarray(0, length)))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-    written += length;
-  }
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-  const handle = await open(path, 'r+');
-  await handle.sync();
-  await handle.close();
-}
 
-async function startChild(role: string, env: Record<string, string>, ready: (line: string) => boolean): Promise<ChildProcess> {
-  const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [self], { env: { ...process.env, ...env, CHAPERONE_BENCH_ROLE: role }, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => ready(line) && resolve());
-    child.once('exit', (code) => reject(new Error(`${role} child exited (${code}) before it was ready`)));
-  });
-  return child;
-}
 
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
-const CLOCK_TICKS_PER_S = 100;
-
-/** utime + stime of a process, ms (/proc/<pid>/stat fields 14 and 15). */
-async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
-}
-
-/** Peak resident set of a process, MiB (/proc/<pid>/status VmHWM). */
-async function peakRssMib(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN) / 1024;
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+const BUNDLE = fileURLToPath(import.meta.url);
 
 export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
   const sizeMib = numberArg(context.args, 'mib', 512, 16, 8192);
@@ -171,7 +127,7 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
   const [postgres, kms, s3Child] = await Promise.all([
     freePort().then((port) => startPostgresServer({ port })),
     freePort().then((port) => startKmsDouble({ port })),
-    startChild('s3-server', { CHAPERONE_BENCH_S3_PORT: String(s3Port), CHAPERONE_BENCH_S3_DIR: s3Dir }, (line) => line === 'ready'),
+    startBenchChild(BUNDLE, 's3-server', { CHAPERONE_BENCH_S3_PORT: String(s3Port), CHAPERONE_BENCH_S3_DIR: s3Dir }, (line) => line === 'ready'),
   ]);
   const kmsClient = new KMSClient({ endpoint: kms.endpoint, region: kms.region, credentials: kms.credentials });
   let records: ChildProcess | undefined;
@@ -204,7 +160,7 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
     const recordingId = `bench-playback-${process.pid}`;
     await mkdir(join(spoolDir, recordingId), { recursive: true, mode: 0o700 });
     context.progress(`writing a ${sizeMib} MiB synthetic track and sealing it (hash, encrypt, upload, verify, sign)`);
-    await writeSynthetic(join(spoolDir, recordingId, 't01-video-s01.webm'), bytes);
+    await writeSyntheticTrack(join(spoolDir, recordingId, 't01-video-s01.webm'), bytes);
     const t0 = Date.now() - 3_600_000;
     const request: SealRecordingRequest = {
       recordingId,
@@ -285,10 +241,13 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
     const secret = randomBytes(32);
     await writeFile(secretFile, secret, { mode: 0o600 });
     const port = await freePort();
-    records = await startChild(
+    records = await startBenchChild(
+      BUNDLE,
       'records',
       { CHAPERONE_SEAL_CONFIG: configFile, CHAPERONE_RECORDS_DEV_TOKEN_SECRET_FILE: secretFile, CHAPERONE_RECORDS_PORT: String(port), CHAPERONE_RECORDS_WORK_DIR: join(dir, 'work'), CHAPERONE_RECORDS_INSECURE_COOKIES: 'true', CHAPERONE_OPS_PORT: '0' },
       (line) => line.includes('records service ready'),
+      // As deploy/entrypoint.sh starts it.
+      STREAMING_SERVICE_NODE_FLAGS,
     );
     const base = `http://127.0.0.1:${port}`;
     const bearer = `Bearer ${await issueDevToken(secret, { sub: 'ro-bench', role: 'records-officer' }, { audience: 'chaperone-records' })}`;
@@ -314,9 +273,9 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
     let serviceCpuMs = 0;
     for (let i = 0; i < runs; i++) {
       limits.push(await decryptAlone());
-      const cpuBefore = await cpuMs(records.pid!);
+      const cpuBefore = await processCpuMs(records.pid!);
       const result = await curl([]);
-      serviceCpuMs += (await cpuMs(records.pid!)) - cpuBefore;
+      serviceCpuMs += (await processCpuMs(records.pid!)) - cpuBefore;
       if (result.code !== 200 || result.size !== bytes) throw new Error(`playback ${i + 1}: HTTP ${result.code}, ${result.size} of ${bytes} bytes`);
       ttfbs.push(result.ttfbMs);
       rates.push(bytes / MiB / (result.totalMs / 1000));
@@ -326,7 +285,7 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
     const serviceCpuMsPerMib = serviceCpuMs;
     const seek = await curl(['-H', `Range: bytes=${Math.floor(bytes / 2)}-`]);
     if (seek.code !== 206 || seek.size !== bytes - Math.floor(bytes / 2)) throw new Error(`seek: HTTP ${seek.code}, ${seek.size} bytes`);
-    const serviceRssMib = await peakRssMib(records.pid!);
+    const serviceRssMib = await processPeakRssMib(records.pid!);
     const mibps = median(rates);
     return {
       bench: 'playback',
@@ -346,10 +305,10 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
       mibps_measures: 'size / curl time_total of a full GET of the media URL: S3 read, ESDK decrypt, ciphertext and plaintext SHA-256 checked against the signed manifest, HTTP to curl',
     };
   } finally {
-    await stopChild(records);
+    await stopBenchChild(records);
     await closeServices?.();
     kmsClient.destroy();
-    await stopChild(s3Child);
+    await stopBenchChild(s3Child);
     await Promise.all([postgres.stop(), kms.stop()]);
     await rm(s3Dir, { recursive: true, force: true });
     await rm(dir, { recursive: true, force: true });

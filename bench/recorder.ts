@@ -38,6 +38,7 @@ import {
   startConsentCallStack,
   type ConsentCallStack,
 } from '../keyservice/consent-call-harness.js';
+import { numberArg } from './support/args.js';
 
 export interface BenchContext {
   readonly repoRoot: string;
@@ -97,13 +98,6 @@ interface ModeResult {
   senders: Map<string, SenderSample[]>;
 }
 
-function numberArg(args: readonly string[], name: string, fallback: number, min = 1): number {
-  const raw = args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`--${name} must be an integer ≥ ${min}, got ${raw}`);
-  return value;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -382,8 +376,8 @@ function completeness(result: ModeResult): Completeness {
 
 export async function run(context: BenchContext) {
   privateNetwork();
-  const seconds = numberArg(context.args, 'seconds', 60);
-  const calls = numberArg(context.args, 'calls', 1);
+  const seconds = numberArg(context.args, 'seconds', 60, 1);
+  const calls = numberArg(context.args, 'calls', 1, 1);
   const withBaseline = numberArg(context.args, 'baseline', 1, 0) !== 0;
   const publisherNice = numberArg(context.args, 'publisher-nice', 0, -20);
   // Camera-like content (moving, noisy): Chromium's built-in fake pattern is unrealistically cheap to
@@ -391,7 +385,7 @@ export async function run(context: BenchContext) {
   // estimate usually settles at 960x540 within the minute); --width=640 --height=360 for the small case.
   // --width/--height set the clip and the room page's capture size (CallConfig.capture). Publishers run on the same two cores: sent_video says what they
   // actually encoded; --publisher-nice=-5 gives them priority over everything else.
-  const size = { width: numberArg(context.args, 'width', 1280), height: numberArg(context.args, 'height', 720) };
+  const size = { width: numberArg(context.args, 'width', 1280, 16), height: numberArg(context.args, 'height', 720, 16) };
   const options = { seconds, calls, size, publisherNice };
   const baselineWeb = await buildBaselineWeb(context);
   const ours = await recordCalls(context, 'chaperone', join(context.repoRoot, 'dist/web'), options);

@@ -18,12 +18,11 @@
 // bench/run.ts bundles this file and prints the returned report as the last stdout line. The same bundle,
 // started with CHAPERONE_BENCH_ROLE=s3-server or =seal-worker, is the s3rver child or the service child.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, statfsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, statfsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -40,6 +39,8 @@ import { uploadStream } from '../queue/multipart-upload.js';
 import { SPOOL_READ_CHUNK_BYTES } from '../queue/spool.js';
 import { enqueueSealRecording } from '../queue/contract.js';
 import { STREAMING_SERVICE_NODE_FLAGS } from '../queue/node-flags.js';
+import { writeSyntheticTrack } from './support/synthetic-track.js';
+import { processCpuMs, processPeakRssMib, startBenchChild, stopBenchChild } from './support/bench-child.js';
 
 export interface BenchContext {
   readonly repoRoot: string;
@@ -103,6 +104,8 @@ if (process.env.CHAPERONE_BENCH_ROLE === 's3-server') {
   await import('../queue/main.js');
 }
 
+const BUNDLE = fileURLToPath(import.meta.url);
+
 function sizesArg(args: readonly string[]): number[] {
   const raw = args.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length) ?? '1,4';
   const sizes = raw.split(',').map(Number);
@@ -110,22 +113,6 @@ function sizesArg(args: readonly string[]): number[] {
   return sizes;
 }
 
-/** Synthetic track: incompressible bytes (a random 16 MiB block, varied per block), written with backpressure. */
-async function writeSynthetic(path: string, bytes: number): Promise<void> {
-  const block = randomBytes(16 * MiB);
-  const out = createWriteStream(path, { highWaterMark: 16 * MiB });
-  for (let written = 0, n = 0; written < bytes; n++) {
-    const length = Math.min(block.length, bytes - written);
-    block.writeUInt32BE(n, (n * 4096) % (block.length - 4));
-    if (!out.write(Buffer.from(block.subarray(0, length)))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-    written += length;
-  }
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-  // Flushed before the clock starts, so the run does not compete with writeback of its own input.
-  const handle = await open(path, 'r+');
-  await handle.sync();
-  await handle.close();
-}
 
 /**
  * Where the S3 stand-in keeps objects: tmpfs (/dev/shm) when it has room for ~2.2× the largest size, else
@@ -176,40 +163,10 @@ async function limitOf(path: string, bytes: number): Promise<{ h: number; a: num
   return { h, a, limit: 1 / (1 / h + 1 / a) };
 }
 
-const CLOCK_TICKS_PER_S = 100; // Linux USER_HZ
 
-async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the command name.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
-}
 
-async function vmHwmMib(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
-}
 
-/** Starts this bundle in a role and resolves once a stdout line matches `ready`. */
-async function startChild(role: string, env: Record<string, string>, ready: (line: string) => boolean): Promise<ChildProcess> {
-  const self = fileURLToPath(import.meta.url);
-  // The service child runs with the production process's Node flags (deploy/entrypoint.sh).
-  const flags = role === 'seal-worker' ? STREAMING_SERVICE_NODE_FLAGS : [];
-  const child = spawn(process.execPath, [...flags, self], { env: { ...process.env, ...env, CHAPERONE_BENCH_ROLE: role }, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => ready(line) && resolve());
-    child.once('exit', (code) => reject(new Error(`${role} child exited (${code}) before it was ready`)));
-  });
-  return child;
-}
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 export async function run(context: BenchContext): Promise<SealBenchReport> {
   const sizes = sizesArg(context.args);
@@ -226,7 +183,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
     freePort().then((port) => startPostgresServer({ port })),
     freePort().then((port) => startRedisServer({ port })),
     freePort().then((port) => startKmsDouble({ port })),
-    startChild('s3-server', { CHAPERONE_BENCH_S3_PORT: String(s3Port), CHAPERONE_BENCH_S3_DIR: s3Dir }, (line) => line === 'ready'),
+    startBenchChild(BUNDLE, 's3-server', { CHAPERONE_BENCH_S3_PORT: String(s3Port), CHAPERONE_BENCH_S3_DIR: s3Dir }, (line) => line === 'ready'),
   ]);
   const pool = new pg.Pool({ connectionString: postgres.url, max: 8 });
   const kmsClient = new KMSClient({ endpoint: kms.endpoint, region: kms.region, credentials: kms.credentials });
@@ -270,7 +227,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
       const file = 't01-video-s01.webm';
       await mkdir(join(spoolDir, recordingId), { recursive: true });
       context.progress(`${gib} GiB: writing the synthetic track`);
-      await writeSynthetic(join(spoolDir, recordingId, file), bytes);
+      await writeSyntheticTrack(join(spoolDir, recordingId, file), bytes);
       context.progress(`${gib} GiB: measuring the limit (SHA-256, then AES-256-GCM, over the same bytes)`);
       const limit = await limitOf(join(spoolDir, recordingId, file), bytes);
       context.progress(`${gib} GiB: h = ${limit.h.toFixed(0)} MiB/s, a = ${limit.a.toFixed(0)} MiB/s, limit = ${limit.limit.toFixed(0)} MiB/s; raw upload for reference`);
@@ -279,8 +236,9 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
       const uploadOnly = bytes / MiB / ((performance.now() - uploadStarted) / 1000);
       await s3.send(new DeleteObjectCommand({ Bucket: 'chaperone-recordings', Key: 'bench-raw' }));
       context.progress(`${gib} GiB: raw upload ${uploadOnly.toFixed(0)} MiB/s; sealing`);
-      worker = await startChild('seal-worker', { CHAPERONE_SEAL_CONFIG: configFile }, (line) => line.includes('sealing workers started'));
-      const cpuAtStart = await cpuMs(worker.pid!);
+      // The service child runs with the production process's Node flags (deploy/entrypoint.sh).
+      worker = await startBenchChild(BUNDLE, 'seal-worker', { CHAPERONE_SEAL_CONFIG: configFile }, (line) => line.includes('sealing workers started'), STREAMING_SERVICE_NODE_FLAGS);
+      const cpuAtStart = await processCpuMs(worker.pid!);
       let cpuAtStored: number | undefined;
       const t0 = Date.now();
       await enqueueSealRecording(
@@ -316,20 +274,20 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
         if (recording?.state === 'failed') throw new Error(`sealing failed: ${recording.failureCode}: ${recording.failureDetail}`);
         if (cpuAtStored === undefined) {
           const [segment] = await listSegments(pool, recordingId);
-          if (segment && (segment.state === 'stored' || segment.state === 'verified')) cpuAtStored = await cpuMs(worker.pid!);
+          if (segment && (segment.state === 'stored' || segment.state === 'verified')) cpuAtStored = await processCpuMs(worker.pid!);
         }
         if (recording?.state === 'sealed' && recording.spoolReleasedAt) break;
         if (Date.now() - lastReport > 5000) {
           lastReport = Date.now();
           const [segment] = await listSegments(pool, recordingId);
-          context.progress(`${gib} GiB: ${segment?.state ?? 'queued'} after ${((Date.now() - t0) / 1000).toFixed(1)} s, service peak rss ${await vmHwmMib(worker.pid!)} MiB`);
+          context.progress(`${gib} GiB: ${segment?.state ?? 'queued'} after ${((Date.now() - t0) / 1000).toFixed(1)} s, service peak rss ${await processPeakRssMib(worker.pid!)} MiB`);
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       const sealedAt = Date.now();
-      const peakRssMib = await vmHwmMib(worker.pid!);
-      const serviceCpuMs = (cpuAtStored ?? (await cpuMs(worker.pid!))) - cpuAtStart;
-      await stopChild(worker);
+      const peakRssMib = await processPeakRssMib(worker.pid!);
+      const serviceCpuMs = (cpuAtStored ?? (await processCpuMs(worker.pid!))) - cpuAtStart;
+      await stopBenchChild(worker);
       const { rows } = await pool.query<{ hashed: Date; stored: Date; verified: Date }>(
         'select hashed_at as hashed, stored_at as stored, verified_at as verified from recording_segments where recording_id = $1',
         [recordingId],
@@ -355,7 +313,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
         service_cpu_ms_per_mib: Number((serviceCpuMs / mib).toFixed(2)),
         limit_cpu_ms_per_mib: Number((1000 / limit.limit).toFixed(2)),
         peak_rss_mib: peakRssMib,
-        s3_server_peak_rss_mib: await vmHwmMib(s3Child.pid!),
+        s3_server_peak_rss_mib: await processPeakRssMib(s3Child.pid!),
       };
       results.push(result);
       context.progress(`${gib} GiB: ${JSON.stringify(result)}`);
@@ -377,12 +335,12 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
       sizes: results,
     };
   } finally {
-    if (worker) await stopChild(worker);
+    if (worker) await stopBenchChild(worker);
     await flows.close();
     await pool.end();
     s3.destroy();
     kmsClient.destroy();
-    await stopChild(s3Child);
+    await stopBenchChild(s3Child);
     await Promise.all([postgres.stop(), redis.stop(), kms.stop()]);
     await rm(dir, { recursive: true, force: true });
     await rm(s3Dir, { recursive: true, force: true });

@@ -13,6 +13,7 @@ import { launchChromium } from '../devstack/chromium.js';
 import { startStaticServer } from '../devstack/static-server.js';
 import { measureSFrame, type CaseResult, type MeasureOptions } from './browser/sframe-measure.js';
 import type { WorkerReply, WorkerRequest } from './browser/sframe-worker.js';
+import { numberArg } from './support/args.js';
 
 export interface BenchContext {
   readonly repoRoot: string;
@@ -32,14 +33,6 @@ export interface SFrameBenchReport {
 
 const FRAME_SIZES = [1200, 60_000];
 const BROWSER_TIMEOUT_MS = 180_000;
-
-function numberArg(args: readonly string[], name: string, fallback: number): number {
-  const raw = args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`--${name} must be a positive integer, got ${raw}`);
-  return value;
-}
 
 async function measureInChromium(context: BenchContext, options: MeasureOptions): Promise<CaseResult[]> {
   const webDir = join(context.workDir, 'sframe-web');
@@ -92,8 +85,8 @@ async function measureInChromium(context: BenchContext, options: MeasureOptions)
 }
 
 export async function run(context: BenchContext): Promise<SFrameBenchReport> {
-  const caseMs = numberArg(context.args, 'case-ms', 2000);
-  const depth = numberArg(context.args, 'depth', 4);
+  const caseMs = numberArg(context.args, 'case-ms', 2000, 1);
+  const depth = numberArg(context.args, 'depth', 4, 1);
   const describe = (c: CaseResult) =>
     `${c.runtime} ${c.op} ${c.size} B: ours ${c.ours_mibps} MiB/s, raw ${c.raw_mibps} MiB/s, floor ${c.floor_mibps} MiB/s;` +
     ` ours/raw ${c.ratio}, ours/floor ${c.ratio_to_floor} (${c.rounds} rounds)`;

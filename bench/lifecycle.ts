@@ -16,7 +16,6 @@
 //
 // bench/run.ts bundles this file and prints the returned report as the last stdout line.
 
-import { statfsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -51,6 +50,7 @@ import { principalFromToken } from '../records/principal.js';
 import { sealSteps } from '../records/testing/seal-directly.js';
 import { numberArg } from './support/args.js';
 import { writeSyntheticTrack } from './support/synthetic-track.js';
+import { s3StandInDirectory } from './support/s3-stand-in.js';
 
 export interface BenchContext {
   readonly repoRoot: string;
@@ -95,17 +95,9 @@ export async function run(context: BenchContext): Promise<LifecycleBenchReport> 
   const bytes = sizeMib * MiB;
   const dir = join(context.workDir, 'lifecycle');
   await rm(dir, { recursive: true, force: true });
-  let tmpfs = false;
-  try {
-    const fs = statfsSync('/dev/shm');
-    tmpfs = fs.bavail * fs.bsize > 2.5 * bytes;
-  } catch {
-    tmpfs = false;
-  }
-  const s3Dir = tmpfs ? join('/dev/shm', `chaperone-bench-lifecycle-${process.pid}`) : join(dir, 's3');
+  const { dir: s3Dir, tmpfs } = await s3StandInDirectory(dir, bytes);
   const spoolDir = join(dir, 'spool');
   await mkdir(spoolDir, { recursive: true });
-  await mkdir(s3Dir, { recursive: true });
 
   context.progress(`starting PostgreSQL, the KMS double and s3rver (${tmpfs ? 'tmpfs' : 'disk'})`);
   const [postgres, kms, s3] = await Promise.all([

@@ -28,7 +28,6 @@
 
 import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { statfsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -41,7 +40,6 @@ import { migrate } from '../db/migrate.js';
 import { freePort } from '../devstack/free-port.js';
 import { startKmsDouble } from '../devstack/kms-double/index.js';
 import { startPostgresServer } from '../devstack/postgres-server.js';
-import { startS3Server } from '../devstack/s3-server.js';
 import { issueDevToken } from '../keyservice/tokens.js';
 import { listSegments } from '../queue/catalog.js';
 import { createSealServices, loadSealConfig } from '../queue/config.js';
@@ -54,6 +52,7 @@ import { numberArg } from './support/args.js';
 import { writeSyntheticTrack } from './support/synthetic-track.js';
 import { processCpuMs, processPeakRssMib, startBenchChild, stopBenchChild } from './support/bench-child.js';
 import { STREAMING_SERVICE_NODE_FLAGS } from '../queue/node-flags.js';
+import { s3StandInDirectory, serveS3StandInIfAsked } from './support/s3-stand-in.js';
 
 export interface BenchContext {
   readonly repoRoot: string;
@@ -83,12 +82,8 @@ export interface PlaybackBenchReport {
 const MiB = 1024 * 1024;
 const execFileAsync = promisify(execFile);
 
-if (process.env.CHAPERONE_BENCH_ROLE === 's3-server') {
-  const s3 = await startS3Server({ port: Number(process.env.CHAPERONE_BENCH_S3_PORT), dir: process.env.CHAPERONE_BENCH_S3_DIR! });
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => {
-    void s3.stop().finally(() => process.exit(0));
-  });
+if (await serveS3StandInIfAsked()) {
+  // this process is the s3rver child
 } else if (process.env.CHAPERONE_BENCH_ROLE === 'records') {
   // The production entry point, configured by its environment.
   await import('../records/main.js');
@@ -110,17 +105,9 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
   const bytes = sizeMib * MiB;
   const dir = join(context.workDir, 'playback');
   await rm(dir, { recursive: true, force: true });
-  let tmpfs = false;
-  try {
-    const fs = statfsSync('/dev/shm');
-    tmpfs = fs.bavail * fs.bsize > 2.5 * bytes;
-  } catch {
-    tmpfs = false;
-  }
-  const s3Dir = tmpfs ? join('/dev/shm', `chaperone-bench-playback-${process.pid}`) : join(dir, 's3');
+  const { dir: s3Dir, tmpfs } = await s3StandInDirectory(dir, bytes);
   const spoolDir = join(dir, 'spool');
   await mkdir(spoolDir, { recursive: true });
-  await mkdir(s3Dir, { recursive: true });
 
   context.progress(`starting PostgreSQL, the KMS double and s3rver (child process, ${tmpfs ? 'tmpfs' : 'disk'})`);
   const s3Port = await freePort();

@@ -20,8 +20,8 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { createReadStream, statfsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -33,7 +33,6 @@ import { freePort } from '../devstack/free-port.js';
 import { startKmsDouble } from '../devstack/kms-double/index.js';
 import { startPostgresServer } from '../devstack/postgres-server.js';
 import { startRedisServer } from '../devstack/redis-server.js';
-import { startS3Server } from '../devstack/s3-server.js';
 import { getRecording, listSegments } from '../queue/catalog.js';
 import { uploadStream } from '../queue/multipart-upload.js';
 import { SPOOL_READ_CHUNK_BYTES } from '../queue/spool.js';
@@ -41,6 +40,7 @@ import { enqueueSealRecording } from '../queue/contract.js';
 import { STREAMING_SERVICE_NODE_FLAGS } from '../queue/node-flags.js';
 import { writeSyntheticTrack } from './support/synthetic-track.js';
 import { processCpuMs, processPeakRssMib, startBenchChild, stopBenchChild } from './support/bench-child.js';
+import { s3StandInDirectory, serveS3StandInIfAsked } from './support/s3-stand-in.js';
 
 export interface BenchContext {
   readonly repoRoot: string;
@@ -93,12 +93,8 @@ const CHUNK = SPOOL_READ_CHUNK_BYTES;
 const FRAME_LENGTH = MiB;
 const PART_SIZE = 5 * MiB;
 
-if (process.env.CHAPERONE_BENCH_ROLE === 's3-server') {
-  const s3 = await startS3Server({ port: Number(process.env.CHAPERONE_BENCH_S3_PORT), dir: process.env.CHAPERONE_BENCH_S3_DIR! });
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => {
-    void s3.stop().finally(() => process.exit(0));
-  });
+if (await serveS3StandInIfAsked()) {
+  // this process is the s3rver child
 } else if (process.env.CHAPERONE_BENCH_ROLE === 'seal-worker') {
   // The production entry point, configured by CHAPERONE_SEAL_CONFIG.
   await import('../queue/main.js');
@@ -113,21 +109,6 @@ function sizesArg(args: readonly string[]): number[] {
   return sizes;
 }
 
-
-/**
- * Where the S3 stand-in keeps objects: tmpfs (/dev/shm) when it has room for ~2.2× the largest size, else
- * the work directory. A disk-backed s3rver measures this machine's disk (about 200 MB/s of writes on the
- * CI VMs: parts, then the assembled object), not the pipeline; production S3 is remote.
- */
-async function s3Directory(workDir: string, largestBytes: number): Promise<{ dir: string; tmpfs: boolean }> {
-  try {
-    const fs = statfsSync('/dev/shm');
-    if (fs.bavail * fs.bsize > 2.2 * largestBytes + GiB) return { dir: await mkdtemp('/dev/shm/chaperone-bench-s3-'), tmpfs: true };
-  } catch {
-    // no /dev/shm
-  }
-  return { dir: join(workDir, 's3'), tmpfs: false };
-}
 
 /**
  * Throughput (MiB/s) of `work` over the file on this thread, reading the way the hash step does (two
@@ -173,9 +154,8 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
   const dir = join(context.workDir, 'seal');
   await rm(dir, { recursive: true, force: true });
   const spoolDir = join(dir, 'spool');
-  const { dir: s3Dir, tmpfs } = await s3Directory(dir, Math.max(...sizes) * GiB);
+  const { dir: s3Dir, tmpfs } = await s3StandInDirectory(dir, Math.max(...sizes) * GiB);
   await mkdir(spoolDir, { recursive: true });
-  await mkdir(s3Dir, { recursive: true });
 
   context.progress('starting PostgreSQL, Redis, the KMS double and s3rver (child process)');
   const s3Port = await freePort();

@@ -52,6 +52,9 @@ export interface StreamFigures {
   framesDecoded?: number;
   frameWidth?: number;
   frameHeight?: number;
+  /** Key-frame requests the receiver sent (PLI, FIR: Chromium's own and the worker's). */
+  pliCount?: number;
+  firCount?: number;
 }
 
 export class CallRecording {
@@ -134,7 +137,7 @@ export class CallRecording {
         const stream = this.streams.get(`${session}:${message.streamNumber}`);
         const requests = (Number(message.pliCount) || 0) + (Number(message.firCount) || 0);
         if (stream) {
-          for (const key of ['packetsReceived', 'packetsLost', 'framesDecoded', 'frameWidth', 'frameHeight'] as const) {
+          for (const key of ['packetsReceived', 'packetsLost', 'framesDecoded', 'frameWidth', 'frameHeight', 'pliCount', 'firCount'] as const) {
             const value = message[key];
             if (typeof value === 'number' && Number.isFinite(value)) stream.figures[key] = value;
           }
@@ -232,11 +235,11 @@ export class CallRecording {
       track.writer = new TrackSegmentWriter(join(this.dir, file), frame.kind);
       track.writerSession = session;
       track.streamKey = streamKey;
-      if (frame.kind === 'video' && !frame.keyFrame) connection.send({ type: 'request-key-frame', streamNumber: frame.streamNumber });
+      if (frame.kind === 'video' && !frame.keyFrame) connection.send({ type: 'request-key-frame', streamNumber: frame.streamNumber, refusedRtpTimestamp: frame.rtpTimestamp });
     }
     const written = await track.writer.push({ payload: frame.payload, rtpTimestamp: frame.rtpTimestamp, receivedAtMs: frame.receivedAtMs });
     if (!written && frame.kind === 'video' && !track.writer.started) {
-      connection.send({ type: 'request-key-frame', streamNumber: frame.streamNumber });
+      connection.send({ type: 'request-key-frame', streamNumber: frame.streamNumber, refusedRtpTimestamp: frame.rtpTimestamp });
     }
   }
 

@@ -3,6 +3,7 @@ import { SFrameKeySchedule, parseKid } from '../../e2ee/keys/index.js';
 import { DEFAULT_CIPHER_SUITE, decodeHeader } from '../../e2ee/sframe/index.js';
 import { clearPrefixLength, isVp8KeyFrame } from '../../e2ee/transform/codec-profile.js';
 import { FrameBatchWriter } from '../wire/frame-message.js';
+import { rtpTimestampIsNewer } from '../wire/rtp-timestamp.js';
 import { TINY_VP8_KEY_FRAME } from './tiny-vp8-key-frame.js';
 import type { RecorderPageToWorker, RecorderTransformOptions, RecorderWorkerToPage } from './recorder-page-protocol.js';
 
@@ -25,6 +26,8 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
 
   const HIGH_WATER_BYTES = 4 * 1024 * 1024;
   const KEY_FRAME_REQUEST_INTERVAL_MS = 1000;
+  /** Janus asks the publisher for a key frame when a subscription starts; it arrives well within this. */
+  const SUBSCRIPTION_KEY_FRAME_GRACE_MS = 1500;
   /**
    * Frames wait at most this long in the batch before they leave the page. Bounds what a crash of the
    * page loses beyond ffmpeg's cluster (1 s; the issue allows 2 s), and trades it for CPU: a call's ~160
@@ -72,7 +75,7 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
   }
   const streams: Record<number, StreamCounts> = {};
   /** Video streams that need a key frame before their next segment can start. */
-  const wantKeyFrame = new Map<number, () => void>();
+  const wantKeyFrame = new Map<number, (refusedRtpTimestamp: number | undefined) => void>();
   const batch = new FrameBatchWriter();
   let finishing = false;
   let batchTimer: ReturnType<typeof setTimeout> | undefined;
@@ -117,8 +120,10 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
         socket.onmessage = (incoming) => {
           // The recorder process asks for a key frame when a track segment must (re)start.
           try {
-            const request = JSON.parse(String(incoming.data)) as { type?: string; streamNumber?: number };
-            if (request.type === 'request-key-frame' && typeof request.streamNumber === 'number') wantKeyFrame.get(request.streamNumber)?.();
+            const request = JSON.parse(String(incoming.data)) as { type?: string; streamNumber?: number; refusedRtpTimestamp?: number };
+            if (request.type === 'request-key-frame' && typeof request.streamNumber === 'number') {
+              wantKeyFrame.get(request.streamNumber)?.(typeof request.refusedRtpTimestamp === 'number' ? request.refusedRtpTimestamp : undefined);
+            }
           } catch {
             // not a request: ignore
           }
@@ -175,13 +180,24 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
     decryptors.add(decryptor);
     let sawKeyFrame = false;
     let lastKeyFrameRequestMs = 0;
+    let firstFrameMs: number | undefined;
+    let lastKeyFrameRtpTimestamp: number | undefined;
+    // When a subscription starts, two key-frame requests are already on their way: Janus's to the
+    // publisher, and Chromium's own PLI if the first frame it assembled was a delta frame (its receiver
+    // does that whatever the transform does). So the worker adds its own only after a grace period, then at
+    // most one a second while a file waits for a key frame.
     const requestKeyFrame = () => {
       const now = Date.now();
-      if (kind !== 'video' || now - lastKeyFrameRequestMs < KEY_FRAME_REQUEST_INTERVAL_MS) return;
+      if (kind !== 'video' || firstFrameMs === undefined || now - firstFrameMs < SUBSCRIPTION_KEY_FRAME_GRACE_MS) return;
+      if (now - lastKeyFrameRequestMs < KEY_FRAME_REQUEST_INTERVAL_MS) return;
       lastKeyFrameRequestMs = now;
       transformer.sendKeyFrameRequest().catch(() => undefined);
     };
-    if (kind === 'video') wantKeyFrame.set(streamNumber, () => {
+    if (kind === 'video') wantKeyFrame.set(streamNumber, (refusedRtpTimestamp) => {
+      // The recorder process refused a delta frame because its file must start with a key frame. If a key
+      // frame newer than that delta frame has already gone out, the file will start with it: asking again
+      // would cost the sender a key frame for nothing.
+      if (lastKeyFrameRtpTimestamp !== undefined && refusedRtpTimestamp !== undefined && rtpTimestampIsNewer(lastKeyFrameRtpTimestamp, refusedRtpTimestamp)) return;
       sawKeyFrame = false;
       requestKeyFrame();
     });
@@ -195,6 +211,7 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
         return;
       }
       counts.frames++;
+      firstFrameMs ??= Date.now();
       const sealed = new Uint8Array(frame.data);
       const opened = await decryptor.decrypt(sealed);
       if (!opened.ok) {
@@ -221,6 +238,7 @@ export function runRecorderWorker(mode: RecorderWorkerMode): void {
       }
       const metadata = frame.getMetadata() as { rtpTimestamp?: number };
       const rtpTimestamp = metadata.rtpTimestamp ?? (frame as { timestamp: number }).timestamp;
+      if (keyFrame) lastKeyFrameRtpTimestamp = rtpTimestamp;
       await drained();
       if (socket?.readyState === WebSocket.OPEN) {
         batch.add({

@@ -15,6 +15,8 @@
 //   service_cpu_ms_per_mib  CPU time of the service per MiB until stored, next to limit_cpu_ms_per_mib
 //                    (= 1000 / limit_mibps): the pipeline's own cost, less sensitive to a busy machine.
 //
+// CHAPERONE_BENCH_PROF=<dir> writes a V8 CPU profile of the sealing service child into <dir> (--cpu-prof).
+//
 // bench/run.ts bundles this file and prints the returned report as the last stdout line. The same bundle,
 // started with CHAPERONE_BENCH_ROLE=s3-server or =seal-worker, is the s3rver child or the service child.
 
@@ -217,7 +219,7 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
       await s3.send(new DeleteObjectCommand({ Bucket: 'chaperone-recordings', Key: 'bench-raw' }));
       context.progress(`${gib} GiB: raw upload ${uploadOnly.toFixed(0)} MiB/s; sealing`);
       // The service child runs with the production process's Node flags (deploy/entrypoint.sh).
-      worker = await startBenchChild(BUNDLE, 'seal-worker', { CHAPERONE_SEAL_CONFIG: configFile }, (line) => line.includes('sealing workers started'), STREAMING_SERVICE_NODE_FLAGS);
+      worker = await startBenchChild(BUNDLE, 'seal-worker', { CHAPERONE_SEAL_CONFIG: configFile }, (line) => line.includes('sealing workers started'), [...STREAMING_SERVICE_NODE_FLAGS, ...(process.env.CHAPERONE_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CHAPERONE_BENCH_PROF}`] : [])]);
       const cpuAtStart = await processCpuMs(worker.pid!);
       let cpuAtStored: number | undefined;
       const t0 = Date.now();

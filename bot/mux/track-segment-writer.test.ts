@@ -17,11 +17,12 @@ test('VP8 frames are stream-copied into an indexed WebM with RTP timing, across 
   const writer = new TrackSegmentWriter(join(dir, 'video.webm'), 'video');
   const t0 = Date.now();
   for (const [i, payload] of frames.entries()) {
-    await writer.push({ payload, rtpTimestamp: (NEAR_WRAP + i * 3000) >>> 0, receivedAtMs: t0 + i * 33 });
+    await writer.push({ payload, rtpTimestamp: (NEAR_WRAP + i * 3000) >>> 0, receivedAtMs: t0 + (i * 1000) / 30 });
   }
   const report = await writer.close();
   expect(report.framesWritten).toBe(frames.length);
-  expect(report.anchorMs).toBe(t0);
+  expect(report.anchorMs).toBeCloseTo(t0, 6);
+  expect(report.lastFrameAtMs).toBe(report.anchorMs! + report.durationMs);
   const probe = await ffprobe(report.file);
   expect(probe.format.format_name).toContain('webm');
   expect(probe.streams[0]).toMatchObject({ codec_name: 'vp8', width: 320, height: 240 });
@@ -99,4 +100,20 @@ test('frames completed late (a retransmission) are written in RTP order; one lat
   expect(report.framesWritten).toBe(frames.length - 1);
   const probe = await ffprobe(report.file);
   expect(Number(probe.streams[0]!.nb_read_frames)).toBe(frames.length - 1);
+});
+
+test('the anchor is the least-delayed frame, not the first: a late burst at the start does not shift the track', async () => {
+  const packets = await encodedOpusPackets(join(dir, 'in-burst.ogg'), 2);
+  const writer = new TrackSegmentWriter(join(dir, 'burst.webm'), 'audio');
+  const t0 = 1_700_000_000_000;
+  // Media time 0 is t0 (+10 ms of network). The first 30 packets (600 ms) reach the recorder together, 600 ms
+  // after the first of them was sent; the rest arrive on time.
+  for (const [i, payload] of packets.entries()) {
+    const receivedAtMs = i < 30 ? t0 + 10 + 600 : t0 + 10 + i * 20;
+    await writer.push({ payload, rtpTimestamp: 5000 + i * 960, receivedAtMs });
+  }
+  const report = await writer.close();
+  expect(report.anchorMs).toBe(t0 + 10);
+  expect(report.lastFrameAtMs).toBe(t0 + 10 + report.durationMs);
+  expect(Math.abs(report.lastFrameAtMs! - report.anchorMs! - Number((await ffprobe(report.file)).format.duration) * 1000)).toBeLessThan(50);
 });

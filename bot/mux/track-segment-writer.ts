@@ -6,8 +6,8 @@ import type { FrameKind } from '../wire/frame-message.js';
 
 /**
  * Writes one segment of one participant's track: frames in RTP order go to an ffmpeg stream copy, with
- * timestamps from the RTP clock (so gaps stay gaps) and the wall-clock time of the first frame kept as
- * the segment's anchor (so tracks of one recording line up). A video segment starts at a key frame.
+ * timestamps from the RTP clock (so gaps stay gaps) and a wall-clock anchor for the segment's media time 0
+ * (so tracks of one recording line up). A video segment starts at a key frame.
  */
 
 export interface SegmentFrame {
@@ -26,9 +26,12 @@ export interface SegmentReport {
   file: string;
   kind: FrameKind;
   codec: 'vp8' | 'opus';
-  /** Wall clock (ms since the Unix epoch) of the segment's first written frame: the alignment anchor. */
+  /**
+   * Wall clock (ms since the Unix epoch) of the segment's media time 0, its first received frame: the
+   * alignment anchor. See ANCHOR_WINDOW_MS for how it is estimated.
+   */
   anchorMs: number | undefined;
-  /** Wall clock of the last written frame. */
+  /** Wall clock where the written media ends, on the same timeline: anchorMs + durationMs. */
   lastFrameAtMs: number | undefined;
   /** Media duration covered by RTP time, ms. */
   durationMs: number;
@@ -50,6 +53,17 @@ export interface SegmentReport {
  * 200 ms batch and ffmpeg's 1 s cluster, still under the 2 s allowed).
  */
 export const REORDER_WINDOW_MS = 300;
+
+/**
+ * The anchor is the earliest `receivedAtMs − media time` over the frames of the segment's first
+ * ANCHOR_WINDOW_MS of media, not just the first frame's receipt time. Every frame reaches the recorder
+ * some delay after its media time; the least-delayed frame is the best estimate of the delay the network
+ * alone adds. The first frames are often the most delayed of all: the receive transform starts while the
+ * page is still busy (keys being imported, a loaded machine), and they arrive in a burst half a second
+ * late, which would otherwise shift the whole track that much against the others. Limited to the first
+ * 30 s so that drift between the sender's RTP clock and this machine's clock (tens of ppm) cannot move it.
+ */
+const ANCHOR_WINDOW_MS = 30_000;
 
 /** An interval in media time longer than this (and than twice the packet length) is recorded as a gap. */
 const VIDEO_GAP_MS = 500;
@@ -108,7 +122,14 @@ export class TrackSegmentWriter {
     if (this.writerError) return false;
     // The segment's time starts at its first received frame, written or not (see ffmpeg -copyts).
     const ticks = this.clock.unwrap(frame.rtpTimestamp);
-    this.report.anchorMs ??= frame.receivedAtMs;
+    const mediaMs = Number(ticks * 1000n) / this.clockHz;
+    if (mediaMs <= ANCHOR_WINDOW_MS) {
+      const anchor = frame.receivedAtMs - mediaMs;
+      if (this.report.anchorMs === undefined || anchor < this.report.anchorMs) {
+        this.report.anchorMs = anchor;
+        if (this.report.framesWritten > 0) this.report.lastFrameAtMs = anchor + this.report.durationMs;
+      }
+    }
     if (!this.writer) {
       if (!(await this.start(frame))) return false;
       this.startTicks = ticks;
@@ -162,8 +183,8 @@ export class TrackSegmentWriter {
     this.lastTicks = ticks;
     this.lastEndTicks = endTicks;
     this.report.framesWritten++;
-    this.report.lastFrameAtMs = frame.receivedAtMs;
     this.report.durationMs = Math.round(Number(endTicks * 1000n) / clockHz);
+    this.report.lastFrameAtMs = this.report.anchorMs! + this.report.durationMs;
     return true;
   }
 

@@ -1,3 +1,5 @@
+import { HttpApiError, errorBodySchema } from '../ops/http-api-error.js';
+
 /**
  * The key service HTTP API's error model (fastify style: a stable code, an HTTP status, a message that
  * names the field and the fix). Bodies are `{ error: { code, message, field?, reason? } }`. Messages
@@ -44,48 +46,12 @@ export const API_ERROR_STATUS: Record<ApiErrorCode, number> = {
   'internal-error': 500,
 };
 
-export class ApiError extends Error {
+export class ApiError extends HttpApiError<ApiErrorCode> {
   override readonly name = 'ApiError';
-  readonly status: number;
-  readonly field: string | undefined;
-  readonly reason: string | undefined;
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    options: { field?: string; reason?: string; cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.status = API_ERROR_STATUS[code];
-    this.field = options.field;
-    this.reason = options.reason;
-  }
-
-  toBody(): { error: { code: ApiErrorCode; message: string; field?: string; reason?: string } } {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.field === undefined ? {} : { field: this.field }),
-        ...(this.reason === undefined ? {} : { reason: this.reason }),
-      },
-    };
+  constructor(code: ApiErrorCode, message: string, options: { field?: string; reason?: string; cause?: unknown } = {}) {
+    super(code, API_ERROR_STATUS[code], message, options);
   }
 }
 
 /** The JSON schema of every error body (for the OpenAPI document). */
-export const ERROR_BODY_SCHEMA = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { type: 'string', enum: Object.keys(API_ERROR_STATUS) },
-        message: { type: 'string' },
-        field: { type: 'string' },
-        reason: { type: 'string' },
-      },
-    },
-  },
-} as const;
+export const ERROR_BODY_SCHEMA = errorBodySchema(Object.keys(API_ERROR_STATUS));

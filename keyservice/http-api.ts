@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { readAudit, verifyAuditChain, type ChainReport } from '../audit/index.js';
 import { base64Decode, base64Encode, encodeIdentity, type ExternalSenderInfo } from '../e2ee/mls/index.js';
 import { API_ERROR_STATUS, ApiError, ERROR_BODY_SCHEMA } from './api-errors.js';
+import { describeValidationError } from '../ops/http-api-error.js';
 import { listConsents, verifyConsentLedger } from './consent-ledger.js';
 import type { Logger } from './logger.js';
 import { listPolicyVersions, PURPOSES, type RecordingPolicy, type RecordingPolicyInput } from './recording-policy.js';
@@ -192,13 +193,9 @@ export async function buildHttpApi(deps: HttpApiDeps): Promise<FastifyInstance> 
       void reply.status(error.status).send(error.toBody());
       return;
     }
-    if (error.validation !== undefined) {
-      const first = (error.validation as Array<{ instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string }; message?: string }>)[0];
-      const path = (first?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
-      const named = first?.params?.missingProperty ?? first?.params?.additionalProperty;
-      const field = [error.validationContext === 'body' ? '' : error.validationContext, path, named].filter((p) => p !== undefined && p !== '').join('.');
-      const what = first?.params?.additionalProperty !== undefined ? 'is not a known field: remove it' : (first?.message ?? 'is invalid');
-      void reply.status(400).send(new ApiError('invalid-request', `${field || 'request'} ${what}`, { field: field || 'body' }).toBody());
+    const invalid = describeValidationError(error, 'body');
+    if (invalid) {
+      void reply.status(400).send(new ApiError('invalid-request', invalid.message, { field: invalid.field }).toBody());
       return;
     }
     if (error.statusCode === 413) {

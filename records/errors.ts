@@ -1,3 +1,5 @@
+import { HttpApiError } from '../ops/http-api-error.js';
+
 /**
  * The records service's error model: a stable code, an HTTP status, and a message that says what to do.
  * Bodies are `{ error: { code, message, field?, reason? } }`. Messages carry identifiers at most — never
@@ -53,40 +55,9 @@ export const RECORDS_ERROR_STATUS: Readonly<Record<RecordsErrorCode, number>> = 
   'internal-error': 500,
 });
 
-export class RecordsError extends Error {
+export class RecordsError extends HttpApiError<RecordsErrorCode> {
   override readonly name = 'RecordsError';
-  readonly status: number;
-  readonly field: string | undefined;
-  readonly reason: string | undefined;
-  constructor(
-    readonly code: RecordsErrorCode,
-    message: string,
-    options: { field?: string; reason?: string; cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.status = RECORDS_ERROR_STATUS[code];
-    this.field = options.field;
-    this.reason = options.reason;
-  }
-
-  toBody(): { error: { code: RecordsErrorCode; message: string; field?: string; reason?: string } } {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.field === undefined ? {} : { field: this.field }),
-        ...(this.reason === undefined ? {} : { reason: this.reason }),
-      },
-    };
+  constructor(code: RecordsErrorCode, message: string, options: { field?: string; reason?: string; cause?: unknown } = {}) {
+    super(code, RECORDS_ERROR_STATUS[code], message, options);
   }
 }
-
-export const ERROR_BODY_SCHEMA = {
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' }, reason: { type: 'string' } },
-    },
-  },
-} as const;

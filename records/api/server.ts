@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { describeValidationError } from '../../ops/http-api-error.js';
 import { SealError } from '../../queue/errors.js';
 import { RecordsError } from '../errors.js';
 import type { RecordsApiDeps, RecordsRoutePlugin } from './context.js';
@@ -39,13 +40,9 @@ export async function buildRecordsApi(deps: RecordsApiDeps): Promise<FastifyInst
       void reply.status(error.status).send(error.toBody());
       return;
     }
-    if (error.validation !== undefined) {
-      const first = (error.validation as Array<{ instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string }; message?: string }>)[0];
-      const path = (first?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
-      const named = first?.params?.missingProperty ?? first?.params?.additionalProperty;
-      const field = [error.validationContext === 'body' ? '' : error.validationContext, path, named].filter((p) => p !== undefined && p !== '').join('.');
-      const what = first?.params?.additionalProperty !== undefined ? 'is not a known field: remove it' : (first?.message ?? 'is invalid');
-      void reply.status(400).send(new RecordsError('invalid-request', `${field || 'request'} ${what}`, { field: field || 'request' }).toBody());
+    const invalid = describeValidationError(error, 'request');
+    if (invalid) {
+      void reply.status(400).send(new RecordsError('invalid-request', invalid.message, { field: invalid.field }).toBody());
       return;
     }
     if (error instanceof SealError && error.code === 'CHAP_SEAL_KEY_DESTROYED') {

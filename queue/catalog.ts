@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { appendAudit } from '../audit/index.js';
+import { inTransaction } from '../db/transaction.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { SealError, fromDbError, type SealErrorCode } from './errors.js';
 import type { SealRecordingRequest } from './seal-request.js';
@@ -176,24 +177,9 @@ function segmentFromRow(r: Record<string, unknown>): SegmentRow {
   };
 }
 
-async function inTransaction<T>(pool: pg.Pool, doing: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (error) {
-    throw fromDbError(error, doing);
-  }
-  try {
-    await client.query('begin');
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw fromDbError(error, doing);
-  } finally {
-    client.release();
-  }
+/** A catalog transaction: failures become SealErrors that say what was being done (`doing`). */
+function inCatalogTransaction<T>(pool: pg.Pool, doing: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, fn, { connectFailed: (error) => fromDbError(error, doing), failed: (error) => fromDbError(error, doing) });
 }
 
 async function q<R extends pg.QueryResultRow>(db: Queryable, doing: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
@@ -233,7 +219,7 @@ export type RegisterOutcome = { created: true } | { created: false; state: Recor
  */
 export async function registerRecording(pool: pg.Pool, request: SealRecordingRequest): Promise<RegisterOutcome> {
   const digest = requestSha256(request);
-  return inTransaction(pool, 'register recording', async (db) => {
+  return inCatalogTransaction(pool, 'register recording', async (db) => {
     const inserted = await db.query(
       `insert into recordings (recording_id, room_id, recorder_id, policy_id, policy_version, purpose, retention_days, consent_refs,
          started_at_ms, ended_at_ms, end_reason, track_manifest_file, request_sha256, part2)
@@ -336,7 +322,7 @@ function stateError(key: SegmentKey, expected: string, actual: SegmentState): Se
 
 /** spooled → hashed, and the recording spooled → sealing. */
 export async function markHashed(pool: pg.Pool, key: SegmentKey, sha256: string, bytes: number): Promise<void> {
-  await inTransaction(pool, 'record plaintext hash', async (db) => {
+  await inCatalogTransaction(pool, 'record plaintext hash', async (db) => {
     const updated = await db.query(
       `update recording_segments set state = 'hashed', plaintext_sha256 = $4, plaintext_bytes = $5, hashed_at = now(), failure_code = null, failure_detail = null
         where recording_id = $1 and track_id = $2 and segment_no = $3 and state = 'spooled'`,
@@ -396,7 +382,7 @@ export async function markVerified(db: Queryable, key: SegmentKey): Promise<void
  * is untouched.
  */
 export async function markFailed(pool: pg.Pool, recordingId: string, segment: SegmentKey | undefined, code: SealErrorCode, detail: string): Promise<void> {
-  await inTransaction(pool, 'record failure', async (db) => {
+  await inCatalogTransaction(pool, 'record failure', async (db) => {
     if (segment) {
       await db.query('update recording_segments set failure_code = $4, failure_detail = $5 where recording_id = $1 and track_id = $2 and segment_no = $3', [
         segment.recordingId,
@@ -435,7 +421,7 @@ export interface SealedManifest {
 
 /** sealing → sealed, with the signed manifest, in one transaction with its audit event. */
 export async function saveSealedManifest(pool: pg.Pool, recording: RecordingRow, sealed: SealedManifest): Promise<void> {
-  await inTransaction(pool, 'save manifest', async (db) => {
+  await inCatalogTransaction(pool, 'save manifest', async (db) => {
     const { rowCount } = await db.query(
       `update recordings set state = 'sealed', manifest = $2, manifest_sha256 = $3, manifest_signature = $4, manifest_object_key = $5, retention_until = $6,
          sealed_at = now(), failure_code = null, failure_detail = null
@@ -462,11 +448,11 @@ export async function markSegmentSpoolReleased(db: Queryable, key: SegmentKey): 
 }
 
 export async function markRecordingSpoolReleased(pool: pg.Pool, recording: RecordingRow): Promise<void> {
-  await inTransaction(pool, 'record spool release', async (db) => {
+  await inCatalogTransaction(pool, 'record spool release', async (db) => {
     const { rowCount } = await db.query(`update recordings set spool_released_at = now() where recording_id = $1 and state = 'sealed' and spool_released_at is null`, [recording.recordingId]);
     if (rowCount === 0) return;
     await appendAudit(db, { event: 'recording.spool-released', actor: SERVICE_ACTOR, roomId: recording.roomId, subjectId: recording.recordingId });
   });
 }
 
-export { inTransaction };
+export { inCatalogTransaction };

@@ -1,7 +1,7 @@
 import { FlowProducer, Queue } from 'bullmq';
 import type pg from 'pg';
 import { appendAudit } from '../audit/index.js';
-import { getRecording, inTransaction, listSegments, type Queryable } from './catalog.js';
+import { getRecording, inCatalogTransaction, listSegments, type Queryable } from './catalog.js';
 import { SealError } from './errors.js';
 import { buildSealFlow, DEFAULT_RETRY, type RetryPolicy } from './flow.js';
 import { RECORDING_STEP, SEAL_QUEUES, SEGMENT_STEPS, recordingJobId, segmentJobId } from './jobs.js';
@@ -85,7 +85,7 @@ export async function resealRecording(deps: ResealDeps, recordingId: string): Pr
     for (const { queue, id } of jobIds) if (await queue.getJob(id)) left.push(id);
     if (left.length > 0) throw new SealError('CHAP_SEAL_BUSY', `jobs ${left.join(', ')} of recording ${recordingId} could not be removed (locked by a worker); try again shortly`, false);
 
-    await inTransaction(deps.pool, 'record the re-seal', async (db) => {
+    await inCatalogTransaction(deps.pool, 'record the re-seal', async (db) => {
       const { rowCount } = await db.query(
         `update recordings set state = case when exists (select 1 from recording_segments where recording_id = $1 and state <> 'spooled') then 'sealing' else 'spooled' end,
                 failure_code = null, failure_detail = null

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { appendAudit } from '../../audit/index.js';
-import { inTransaction, type Queryable } from '../catalog.js';
+import { inCatalogTransaction, type Queryable } from '../catalog.js';
 import { SealError, fromDbError } from '../errors.js';
 import type { EncryptionContext, KeyRoot } from './key-root.js';
 
@@ -88,7 +88,7 @@ export async function getOrCreateDataKey(pool: pg.Pool, root: KeyRoot, scope: Ke
   const trackKey = scope === 'recording' ? '' : trackId!;
   const existing = await selectKey(pool, recordingId, scope, trackKey);
   if (existing) return unwrap(root, existing);
-  return inTransaction(pool, 'create data key', async (db) => {
+  return inCatalogTransaction(pool, 'create data key', async (db) => {
     await db.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`chaperone-data-key:${recordingId}:${scope}:${trackKey}`]);
     const raced = await selectKey(db, recordingId, scope, trackKey);
     if (raced) return unwrap(root, raced);
@@ -148,7 +148,7 @@ export async function listDataKeys(db: Queryable, recordingId: string): Promise<
  * wrapped under this key, which no KMS call can reproduce.
  */
 async function destroyKey(pool: pg.Pool, recordingId: string, scope: KeyScope, id: string, actor: { role: string; id: string }): Promise<boolean> {
-  return inTransaction(pool, `destroy ${scope} key`, async (db) => {
+  return inCatalogTransaction(pool, `destroy ${scope} key`, async (db) => {
     const { rows } = await db.query<{ key_ref: string; room_id: string }>(
       `update recording_keys k set wrapped_key = null, destroyed_at = now() from recordings r
         where k.recording_id = $1 and k.scope = $2 and k.track_id = $3 and k.wrapped_key is not null and r.recording_id = k.recording_id

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { inTransaction } from '../../db/transaction.js';
 import { LifecycleError } from './errors.js';
 
 /**
@@ -6,24 +7,11 @@ import { LifecycleError } from './errors.js';
  * (ARCHITECTURE.md I7). Connection-class failures become CHAP_RECORDS_STORE_UNAVAILABLE ("retry");
  * LifecycleErrors pass through as thrown.
  */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (error) {
-    throw new LifecycleError('CHAP_RECORDS_STORE_UNAVAILABLE', `PostgreSQL is unreachable (${(error as Error).message}): retry when the database is back`, undefined, { cause: error });
-  }
-  try {
-    await client.query('begin');
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+export function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, fn, {
+    connectFailed: (error) =>
+      new LifecycleError('CHAP_RECORDS_STORE_UNAVAILABLE', `PostgreSQL is unreachable (${(error as Error).message}): retry when the database is back`, undefined, { cause: error }),
+  });
 }
 
 export const sqlMs = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));

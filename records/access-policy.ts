@@ -151,12 +151,18 @@ export function listingScope(principal: Principal): ListingScope {
   return { kind: 'all', room: principal.room };
 }
 
+/**
+ * The SQL select-list columns `participants` and `care_team` of the facts `authorize` judges, for a query
+ * over `recordings r`: who took part (from the tracks) and the clinicians assigned to the room.
+ */
+export const RECORDING_FACTS_COLUMNS = `coalesce((select array_agg(distinct t.participant_id) from recording_tracks t where t.recording_id = r.recording_id), '{}') as participants,
+            coalesce((select array_agg(c.clinician_id) from records_care_team c where c.room_id = r.room_id and c.revoked_at_ms is null), '{}') as care_team`;
+
 /** Loads the facts `authorize` judges; undefined when the recording is not in the catalog. */
 export async function loadRecordingFacts(db: Queryable, recordingId: string): Promise<RecordingFacts | undefined> {
   const { rows } = await db.query<{ room_id: string; part2: boolean; participants: string[]; care_team: string[] }>(
     `select r.room_id, r.part2,
-            coalesce((select array_agg(distinct t.participant_id) from recording_tracks t where t.recording_id = r.recording_id), '{}') as participants,
-            coalesce((select array_agg(c.clinician_id) from records_care_team c where c.room_id = r.room_id and c.revoked_at_ms is null), '{}') as care_team
+            ${RECORDING_FACTS_COLUMNS}
        from recordings r where r.recording_id = $1`,
     [recordingId],
   );

@@ -1,5 +1,5 @@
 import type { Queryable } from '../queue/catalog.js';
-import { authorize, listingScope, type RecordingFacts } from './access-policy.js';
+import { RECORDING_FACTS_COLUMNS, authorize, listingScope, type RecordingFacts } from './access-policy.js';
 import { RecordsError } from './errors.js';
 import { deletionsOf } from './playable.js';
 import type { Principal } from './principal.js';
@@ -12,6 +12,10 @@ import type { Principal } from './principal.js';
  * `deleted` / not playable (its tombstone stays visible to those who may list it). Patients see only
  * their own tracks of a recording.
  */
+
+/** What a listing row selects from `recordings r`: the recording and the facts its access is judged on. */
+const LISTED_COLUMNS = `r.recording_id, r.room_id, r.part2, r.state, r.purpose, r.started_at_ms, r.ended_at_ms, r.sealed_at, r.retention_until,
+            ${RECORDING_FACTS_COLUMNS}`;
 
 export interface ListFilters {
   room?: string;
@@ -117,9 +121,7 @@ export async function listRecordings(db: Queryable, principal: Principal, filter
     where.push(`(r.started_at_ms, r.recording_id) < (${bind(after.startedAtMs)}, ${bind(after.recordingId)})`);
   }
   const { rows } = await db.query<Row>(
-    `select r.recording_id, r.room_id, r.part2, r.state, r.purpose, r.started_at_ms, r.ended_at_ms, r.sealed_at, r.retention_until,
-            coalesce((select array_agg(distinct t.participant_id) from recording_tracks t where t.recording_id = r.recording_id), '{}') as participants,
-            coalesce((select array_agg(c.clinician_id) from records_care_team c where c.room_id = r.room_id and c.revoked_at_ms is null), '{}') as care_team
+    `select ${LISTED_COLUMNS}
        from recordings r
       ${where.length ? `where ${where.join(' and ')}` : ''}
       order by r.started_at_ms desc, r.recording_id desc
@@ -140,9 +142,7 @@ export async function listRecordings(db: Queryable, principal: Principal, filter
 /** One recording as the caller may see it; undefined when it does not exist or the caller may not list it. */
 export async function getListedRecording(db: Queryable, principal: Principal, recordingId: string): Promise<{ recording: ListedRecording; facts: RecordingFacts } | undefined> {
   const { rows } = await db.query<Row>(
-    `select r.recording_id, r.room_id, r.part2, r.state, r.purpose, r.started_at_ms, r.ended_at_ms, r.sealed_at, r.retention_until,
-            coalesce((select array_agg(distinct t.participant_id) from recording_tracks t where t.recording_id = r.recording_id), '{}') as participants,
-            coalesce((select array_agg(c.clinician_id) from records_care_team c where c.room_id = r.room_id and c.revoked_at_ms is null), '{}') as care_team
+    `select ${LISTED_COLUMNS}
        from recordings r where r.recording_id = $1`,
     [recordingId],
   );

@@ -169,9 +169,12 @@ export class PlaybackTokens {
     const [, jti, macText] = match;
     const { rows } = await this.db.query<TokenRow>('select * from records_playback_tokens where jti = $1', [jti]);
     const row = rows[0];
-    const given = Buffer.from(macText!, 'base64url');
+    // The MAC is compared as text, not as decoded bytes: base64url's last character carries two unused
+    // bits, and a decoder ignores them, so a token altered there would otherwise still verify.
+    const given = Buffer.from(macText!);
+    const expected = row ? Buffer.from(this.mac({ ...row, segment_no: row.segment_no === null ? null : Number(row.segment_no) } as TokenRow).toString('base64url')) : undefined;
     // An unknown jti is answered like an altered token: both mean "this is not a token we issued".
-    if (!row || !timingSafeEqual(this.mac({ ...row, segment_no: row.segment_no === null ? null : Number(row.segment_no) } as TokenRow), given)) {
+    if (!row || !expected || expected.length !== given.length || !timingSafeEqual(expected, given)) {
       throw new RecordsError('token-invalid', 'the playback token does not verify (altered, or not issued here): ask for a new one', { field: 'token' });
     }
     if (Number(row.expires_at_ms) <= this.now()) throw new RecordsError('token-expired', 'the playback token has expired: ask for a new one', { field: 'token' });

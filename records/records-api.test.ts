@@ -292,6 +292,12 @@ describe('records access API (real PostgreSQL, s3rver, KMS double)', () => {
     const good = await issue();
     const altered = `${good.slice(0, -1)}${good.endsWith('A') ? 'B' : 'A'}`;
     expect((await redeem(altered)).json().error.code).toBe('token-invalid');
+    // The last base64url character of the 32-byte MAC carries two unused bits: flipping one leaves the
+    // decoded bytes as they were, and the token must still be refused.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const unusedBitFlipped = `${good.slice(0, -1)}${alphabet[alphabet.indexOf(good.at(-1)!) ^ 1]}`;
+    expect(Buffer.from(unusedBitFlipped.split('.')[2]!, 'base64url')).toEqual(Buffer.from(good.split('.')[2]!, 'base64url'));
+    expect((await redeem(unusedBitFlipped)).json().error.code).toBe('token-invalid');
     const otherJti = `cpt1.${randomBytes(16).toString('base64url')}.${good.split('.')[2]}`;
     expect((await redeem(otherJti)).json().error.code).toBe('token-invalid');
     expect((await redeem('not-a-token')).json().error.code).toBe('token-invalid');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { appendAudit, verifyChain, type ChainAnchor, type ChainReport, type ChainSpec, type Queryable } from '../audit/index.js';
+import { inTransaction } from '../db/transaction.js';
 import type { ConsentDecision } from '../e2ee/mls/index.js';
 
 /**
@@ -86,51 +87,46 @@ export async function isRecorded(db: Queryable, statement: Uint8Array): Promise<
 
 /** Appends one verified statement and its audit event, atomically. */
 export async function appendConsent(pool: pg.Pool, entry: ConsentEntryInput): Promise<{ seq: bigint }> {
-  const client = await pool.connect();
   const receivedAtMs = Date.now();
   const digest = statementDigest(entry.statement);
-  try {
-    await client.query('begin');
-    const { rows } = await client.query<{ seq: string }>(
-      `insert into consent_ledger (received_at_ms, room_id, group_id, member_id, leaf_index, policy_version, purpose, statement_sha256,
-         decision, issued_at_ms, statement, signature, signer_key, statement_digest, prev_hash, row_hash)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, '\\x', '\\x')
-       returning seq::text as seq`,
-      [
-        receivedAtMs,
-        entry.roomId,
-        entry.groupIdHex,
-        entry.memberId,
-        entry.leafIndex,
-        entry.policyVersion,
-        entry.purpose,
-        entry.statementSha256,
-        entry.decision,
-        entry.issuedAtMs,
-        Buffer.from(entry.statement).toString('base64'),
-        Buffer.from(entry.signature).toString('base64'),
-        Buffer.from(entry.signerKey).toString('base64'),
-        digest,
-      ],
-    );
-    const seq = BigInt(rows[0]!.seq);
-    await appendAudit(client, {
-      event: entry.decision === 'grant' ? 'consent.granted' : 'consent.revoked',
-      actor: { role: entry.memberRole, id: entry.memberId },
-      roomId: entry.roomId,
-      subjectId: entry.memberId,
-      occurredAtMs: receivedAtMs,
-      details: { policyVersion: entry.policyVersion, purpose: entry.purpose, ledgerSeq: Number(seq), via: entry.via, statementDigest: digest },
-    });
-    await client.query('commit');
-    return { seq };
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    if ((error as { code?: string }).code === '23505') throw new ReplayedStatementError('the statement was recorded before', { cause: error });
-    throw error;
-  } finally {
-    client.release();
-  }
+  return inTransaction(
+    pool,
+    async (client) => {
+      const { rows } = await client.query<{ seq: string }>(
+        `insert into consent_ledger (received_at_ms, room_id, group_id, member_id, leaf_index, policy_version, purpose, statement_sha256,
+           decision, issued_at_ms, statement, signature, signer_key, statement_digest, prev_hash, row_hash)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, '\\x', '\\x')
+         returning seq::text as seq`,
+        [
+          receivedAtMs,
+          entry.roomId,
+          entry.groupIdHex,
+          entry.memberId,
+          entry.leafIndex,
+          entry.policyVersion,
+          entry.purpose,
+          entry.statementSha256,
+          entry.decision,
+          entry.issuedAtMs,
+          Buffer.from(entry.statement).toString('base64'),
+          Buffer.from(entry.signature).toString('base64'),
+          Buffer.from(entry.signerKey).toString('base64'),
+          digest,
+        ],
+      );
+      const seq = BigInt(rows[0]!.seq);
+      await appendAudit(client, {
+        event: entry.decision === 'grant' ? 'consent.granted' : 'consent.revoked',
+        actor: { role: entry.memberRole, id: entry.memberId },
+        roomId: entry.roomId,
+        subjectId: entry.memberId,
+        occurredAtMs: receivedAtMs,
+        details: { policyVersion: entry.policyVersion, purpose: entry.purpose, ledgerSeq: Number(seq), via: entry.via, statementDigest: digest },
+      });
+      return { seq };
+    },
+    { failed: (error) => ((error as { code?: string }).code === '23505' ? new ReplayedStatementError('the statement was recorded before', { cause: error }) : error) },
+  );
 }
 
 export interface LatestDecision {

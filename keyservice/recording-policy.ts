@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { appendAudit, type Queryable } from '../audit/index.js';
+import { inTransaction } from '../db/transaction.js';
 import type { RecordingPolicyNotice } from '../e2ee/mls/index.js';
 import { ApiError } from './api-errors.js';
 
@@ -189,9 +190,7 @@ export async function listPolicyVersions(db: Queryable, roomId: string): Promise
 /** Writes the next version and its audit event in one transaction; returns the new policy. */
 export async function writePolicy(pool: pg.Pool, roomId: string, input: RecordingPolicyInput, actor: { role: string; id: string }): Promise<RecordingPolicy> {
   const resolved = resolvePolicyInput(input);
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  return inTransaction(pool, async (client) => {
     await client.query('select pg_advisory_xact_lock(1667785063, hashtext($1))', [roomId]);
     const { rows } = await client.query<{ next: number }>('select coalesce(max(version), 0) + 1 as next from recording_policies where room_id = $1', [roomId]);
     const version = rows[0]!.next;
@@ -233,12 +232,6 @@ export async function writePolicy(pool: pg.Pool, roomId: string, input: Recordin
         statementSha256: resolved.statementSha256,
       },
     });
-    await client.query('commit');
     return { ...resolved, roomId, version, createdAtMs, createdBy: { ...actor } };
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

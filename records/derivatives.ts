@@ -4,6 +4,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { appendAudit } from '../audit/index.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Queryable } from '../queue/catalog.js';
 import { canonicalJson, sha256Hex } from '../queue/canonical-json.js';
 import { encryptShielded, segmentObjectContext } from '../queue/envelope.js';
@@ -313,9 +314,7 @@ export async function createGalleryDerivative(deps: DerivativeDeps, principal: P
       recordSha256,
       signature: (await deps.signer.sign(statement(derivativeId, recordSha256))).toString('base64'),
     };
-    const client = await deps.pool.connect();
-    try {
-      await client.query('begin');
+    await inTransaction(deps.pool, async (client) => {
       await client.query(
         `update recording_derivatives set state = 'ready', object_version_id = $2, key_ref = $3, plaintext_sha256 = $4, plaintext_bytes = $5, ciphertext_sha256 = $6,
            ciphertext_bytes = $7, media_type = $8, record = $9, record_signature = $10, ready_at = now() where derivative_id = $1 and state = 'rendering'`,
@@ -328,13 +327,7 @@ export async function createGalleryDerivative(deps: DerivativeDeps, principal: P
         subjectId: recordingId,
         details: { derivativeId, kind: 'gallery', sources: sources.length, bytes: plaintext.bytes },
       });
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
     return (await listDerivatives(deps.pool, recordingId)).find((d) => d.derivativeId === derivativeId)!;
   } catch (error) {
     const code = error instanceof IntegrityError ? `integrity-${error.problem}` : error instanceof SealError ? error.code : ((error as { code?: string }).code ?? 'failed');

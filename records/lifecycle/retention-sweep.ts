@@ -1,4 +1,5 @@
 import { appendAudit } from '../../audit/index.js';
+import { inTransaction } from '../../db/transaction.js';
 import { servicePrincipal, type Principal } from '../principal.js';
 import { resumeOpenDeletions, requestRetentionDeletion, runDeletion, type DeletionDeps } from './deletion.js';
 
@@ -46,9 +47,7 @@ export async function sweepRetention(deps: DeletionDeps, options: { batch?: numb
     if (row.hold_id) {
       result.held.push(row.recording_id);
       if (row.blocked === null) {
-        const client = await deps.pool.connect();
-        try {
-          await client.query('begin');
+        await inTransaction(deps.pool, async (client) => {
           const marked = await client.query('update legal_holds set retention_blocked_at_ms = $2 where hold_id = $1 and retention_blocked_at_ms is null and released_at_ms is null', [row.hold_id, nowMs]);
           if (marked.rowCount === 1) {
             await appendAudit(client, {
@@ -60,13 +59,7 @@ export async function sweepRetention(deps: DeletionDeps, options: { batch?: numb
               details: { holdId: row.hold_id, reason: 'legal-hold', sweptAtMs: nowMs },
             });
           }
-          await client.query('commit');
-        } catch (error) {
-          await client.query('rollback').catch(() => undefined);
-          throw error;
-        } finally {
-          client.release();
-        }
+        });
       }
       continue;
     }

@@ -34,7 +34,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { KMSClient } from '@aws-sdk/client-kms';
 import pg from 'pg';
 import { migrate } from '../db/migrate.js';
 import { freePort } from '../devstack/free-port.js';
@@ -49,6 +49,7 @@ import { silentLogger } from '../queue/logger.js';
 import type { SealRecordingRequest } from '../queue/seal-request.js';
 import { sealSteps } from '../records/testing/seal-directly.js';
 import { numberArg } from './support/args.js';
+import { writeBenchSealConfig } from './support/bench-seal-config.js';
 import { writeSyntheticTrack } from './support/synthetic-track.js';
 import { processCpuMs, processPeakRssMib, startBenchChild, stopBenchChild } from './support/bench-child.js';
 import { STREAMING_SERVICE_NODE_FLAGS } from '../queue/node-flags.js';
@@ -123,22 +124,12 @@ export async function run(context: BenchContext): Promise<PlaybackBenchReport> {
     const client = new pg.Client({ connectionString: postgres.url });
     await client.connect();
     await migrate(client, join(context.repoRoot, 'db', 'migrations')).finally(() => client.end());
-    const root = await kmsClient.send(new CreateKeyCommand({ Description: 'bench root' }));
-    const signing = await kmsClient.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }));
     const configFile = join(dir, 'seal-config.json');
-    await writeFile(
+    // Redis is not used by the records service or by sealing in-process.
+    await writeBenchSealConfig(
       configFile,
-      JSON.stringify({
-        mode: 'development',
-        spoolDir,
-        redis: { url: 'redis://127.0.0.1:1' }, // not used by the records service or by sealing in-process
-        database: { url: postgres.url },
-        s3: { bucket: 'chaperone-recordings', region: 'us-east-1', endpoint: `http://127.0.0.1:${s3Port}`, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, forcePathStyle: true, checksums: 'when-required', partSizeMiB: 8, queueSize: 2 },
-        kms: { region: kms.region, endpoint: kms.endpoint, credentials: kms.credentials },
-        keyRoot: { kind: 'aws-kms', keyId: root.KeyMetadata!.Arn! },
-        signer: { kind: 'aws-kms', keyId: signing.KeyMetadata!.Arn! },
-        log: { level: 'error' },
-      }),
+      { kmsClient, kms, databaseUrl: postgres.url, redis: { url: 'redis://127.0.0.1:1' }, s3Port, spoolDir },
+      { s3: () => ({ partSizeMiB: 8, queueSize: 2 }), extra: { log: { level: 'error' } } },
     );
     const built = await createSealServices(await loadSealConfig({ CHAPERONE_SEAL_CONFIG: configFile }), { logger: silentLogger });
     closeServices = () => built.close();

@@ -23,10 +23,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { FlowProducer } from 'bullmq';
 import pg from 'pg';
@@ -40,6 +40,7 @@ import { uploadStream } from '../queue/multipart-upload.js';
 import { SPOOL_READ_CHUNK_BYTES } from '../queue/spool.js';
 import { enqueueSealRecording } from '../queue/contract.js';
 import { STREAMING_SERVICE_NODE_FLAGS } from '../queue/node-flags.js';
+import { writeBenchSealConfig } from './support/bench-seal-config.js';
 import { writeSyntheticTrack } from './support/synthetic-track.js';
 import { processCpuMs, processPeakRssMib, startBenchChild, stopBenchChild } from './support/bench-child.js';
 import { s3StandInDirectory, serveS3StandInIfAsked } from './support/s3-stand-in.js';
@@ -183,24 +184,14 @@ export async function run(context: BenchContext): Promise<SealBenchReport> {
     const client = await pool.connect();
     // Bundled into .tmp/bench, so the migrations are named from the repository, not from import.meta.url.
     await migrate(client, join(context.repoRoot, 'db', 'migrations')).finally(() => client.release());
-    const root = await kmsClient.send(new CreateKeyCommand({ Description: 'bench root' }));
-    const signing = await kmsClient.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }));
     const configFile = join(dir, 'seal-config.json');
-    await writeFile(
+    await writeBenchSealConfig(
       configFile,
-      JSON.stringify({
-        mode: 'development',
-        spoolDir,
-        redis: { url: redis.url, prefix: 'bench' },
-        database: { url: postgres.url },
-        s3: { bucket: 'chaperone-recordings', region: 'us-east-1', endpoint: `http://127.0.0.1:${s3Port}`, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, forcePathStyle: true, checksums: 'when-required', partSizeMiB: PART_SIZE / MiB, queueSize: 2, sseKmsKeyId: root.KeyMetadata!.Arn!, requireSse: false },
-        kms: { region: kms.region, endpoint: kms.endpoint, credentials: kms.credentials },
-        keyRoot: { kind: 'aws-kms', keyId: root.KeyMetadata!.Arn! },
-        signer: { kind: 'aws-kms', keyId: signing.KeyMetadata!.Arn! },
-        worker: { segmentConcurrency: 1, recordingConcurrency: 1 },
-        encryption: { frameLengthBytes: FRAME_LENGTH },
-        log: { level: 'info' },
-      }),
+      { kmsClient, kms, databaseUrl: postgres.url, redis: { url: redis.url, prefix: 'bench' }, s3Port, spoolDir },
+      {
+        s3: (rootKeyArn) => ({ partSizeMiB: PART_SIZE / MiB, queueSize: 2, sseKmsKeyId: rootKeyArn, requireSse: false }),
+        extra: { worker: { segmentConcurrency: 1, recordingConcurrency: 1 }, encryption: { frameLengthBytes: FRAME_LENGTH }, log: { level: 'info' } },
+      },
     );
     const results: SizeResult[] = [];
     for (const gib of sizes) {

@@ -54,20 +54,7 @@ describe('chaperone hold / release / delete / export / audit verify', () => {
     seal = sealer(stack);
     dir = await mkdtemp(join(tmpdir(), 'chaperone-records-cli-'));
     const configFile = join(dir, 'seal.json');
-    await writeFile(
-      configFile,
-      JSON.stringify({
-        mode: 'development',
-        spoolDir: stack.spoolDir,
-        redis: { url: stack.redis.url },
-        database: { url: stack.postgres.url },
-        s3: { ...stack.s3.clientConfig, requestChecksumCalculation: undefined, responseChecksumValidation: undefined, checksums: 'when-required', bucket: stack.bucket },
-        kms: { region: stack.kms.region, endpoint: stack.kms.endpoint, credentials: stack.kms.credentials },
-        keyRoot: { kind: 'aws-kms', keyId: stack.rootKeyArn },
-        signer: { kind: 'aws-kms', keyId: stack.signingKeyArn },
-        log: { level: 'silent' },
-      }),
-    );
+    await stack.writeSealConfig(configFile, { logLevel: 'silent' });
     await writeFile(join(dir, 'dev-secret'), SECRET);
     env = { CHAPERONE_SEAL_CONFIG: configFile, RECORDS_DEV_TOKEN_SECRET_FILE: join(dir, 'dev-secret') };
   }, 120_000);

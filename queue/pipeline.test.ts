@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, open, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -38,19 +38,7 @@ jest.setTimeout(120_000);
 async function cliFor(stack: SealTestStack, prefix?: string): Promise<(...args: string[]) => Promise<{ code: number; out: string; err: string }>> {
   const dir = await mkdtemp(join(tmpdir(), 'chaperone-cli-'));
   const configFile = join(dir, 'seal.json');
-  await writeFile(
-    configFile,
-    JSON.stringify({
-      mode: 'development',
-      spoolDir: stack.spoolDir,
-      redis: { url: stack.redis.url, ...(prefix ? { prefix } : {}) },
-      database: { url: stack.postgres.url },
-      s3: { ...stack.s3.clientConfig, requestChecksumCalculation: undefined, responseChecksumValidation: undefined, checksums: 'when-required', bucket: stack.bucket },
-      kms: { region: stack.kms.region, endpoint: stack.kms.endpoint, credentials: stack.kms.credentials },
-      keyRoot: { kind: 'aws-kms', keyId: stack.rootKeyArn },
-      signer: { kind: 'aws-kms', keyId: stack.signingKeyArn },
-    }),
-  );
+  await stack.writeSealConfig(configFile, { redisPrefix: prefix });
   return async (...args: string[]) => {
     let out = '';
     let err = '';

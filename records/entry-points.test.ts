@@ -49,19 +49,7 @@ describe('records service entry and chaperone list', () => {
     secretFile = join(dir, 'dev-secret');
     await writeFile(secretFile, secret);
     sealConfig = join(dir, 'seal.json');
-    await writeFile(
-      sealConfig,
-      JSON.stringify({
-        mode: 'development',
-        spoolDir: stack.spoolDir,
-        redis: { url: stack.redis.url },
-        database: { url: stack.postgres.url },
-        s3: { ...stack.s3.clientConfig, requestChecksumCalculation: undefined, responseChecksumValidation: undefined, checksums: 'when-required', bucket: stack.bucket },
-        kms: { region: stack.kms.region, endpoint: stack.kms.endpoint, credentials: stack.kms.credentials },
-        keyRoot: { kind: 'aws-kms', keyId: stack.rootKeyArn },
-        signer: { kind: 'aws-kms', keyId: stack.signingKeyArn },
-      }),
-    );
+    await stack.writeSealConfig(sealConfig);
     fixture = await sealedFixture(stack.services(), stack.spoolDir);
   }, 120_000);
 

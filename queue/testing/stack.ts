@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -50,6 +50,11 @@ export interface SealTestStack {
   enqueuer(prefix: string, retry?: RetryPolicy): SealEnqueuer & { close(): Promise<void> };
   queues(prefix: string): { segment: Queue; recording: Queue; close(): Promise<void> };
   workers(services: SealServices, prefix: string, options?: Partial<SealWorkerOptions>): SealWorkers;
+  /**
+   * Writes a pipeline configuration file (CHAPERONE_SEAL_CONFIG) for this stack, development mode, for the
+   * services and CLI commands a test starts: this stack's spool, Redis, PostgreSQL, s3rver and KMS keys.
+   */
+  writeSealConfig(file: string, options?: { redisPrefix?: string; logLevel?: string }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -138,6 +143,22 @@ export async function startSealTestStack(): Promise<SealTestStack> {
       // At teardown every flow is finished; a forced close does not wait out the blocking poll.
       closers.push(() => workers.abort());
       return workers;
+    },
+    async writeSealConfig(file, options = {}) {
+      await writeFile(
+        file,
+        JSON.stringify({
+          mode: 'development',
+          spoolDir,
+          redis: { url: redis.url, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}) },
+          database: { url: postgres.url },
+          s3: { ...s3.clientConfig, requestChecksumCalculation: undefined, responseChecksumValidation: undefined, checksums: 'when-required', bucket },
+          kms: { region: kms.region, endpoint: kms.endpoint, credentials: kms.credentials },
+          keyRoot: { kind: 'aws-kms', keyId: stack.rootKeyArn },
+          signer: { kind: 'aws-kms', keyId: stack.signingKeyArn },
+          ...(options.logLevel ? { log: { level: options.logLevel } } : {}),
+        }),
+      );
     },
     async stop() {
       await Promise.all(closers.map((close) => close().catch(() => undefined)));

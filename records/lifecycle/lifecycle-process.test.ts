@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,20 +38,7 @@ describe('lifecycle process (dist/node/lifecycle.mjs)', () => {
     // A recording sealed long ago: its deadline (catalog and manifest) has passed by the real clock.
     await stack.pool.query(`update recordings set retention_until = now() - interval '1 day' where recording_id = $1`, [due.recordingId]);
     const configFile = join(dir, 'seal.json');
-    await writeFile(
-      configFile,
-      JSON.stringify({
-        mode: 'development',
-        spoolDir: stack.spoolDir,
-        redis: { url: stack.redis.url, prefix: 'lifecycle-test' },
-        database: { url: stack.postgres.url },
-        s3: { ...stack.s3.clientConfig, requestChecksumCalculation: undefined, responseChecksumValidation: undefined, checksums: 'when-required', bucket: stack.bucket },
-        kms: { region: stack.kms.region, endpoint: stack.kms.endpoint, credentials: stack.kms.credentials },
-        keyRoot: { kind: 'aws-kms', keyId: stack.rootKeyArn },
-        signer: { kind: 'aws-kms', keyId: stack.signingKeyArn },
-        log: { level: 'info' },
-      }),
-    );
+    await stack.writeSealConfig(configFile, { redisPrefix: 'lifecycle-test', logLevel: 'info' });
     const opsPort = await freePort();
     const child = spawn(process.execPath, [BUNDLE], {
       env: { ...process.env, CHAPERONE_SEAL_CONFIG: configFile, CHAPERONE_RETENTION_SWEEP_EVERY_MS: '1000', CHAPERONE_OPS_PORT: String(opsPort) },

@@ -3,7 +3,6 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
 import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER } from '../keyservice/tokens.js';
@@ -11,7 +10,7 @@ import { listObjectKeys } from '../queue/testing/inspect.js';
 import { testMedia } from '../queue/testing/media.js';
 import { startSealTestStack, type SealTestStack } from '../queue/testing/stack.js';
 import { sealer, type Sealer } from '../records/lifecycle/testing/sealed-recording.js';
-import { runChaperone } from './chaperone.js';
+import { runChaperoneCaptured } from './testing/run-captured.js';
 
 jest.setTimeout(120_000);
 
@@ -40,14 +39,7 @@ describe('chaperone hold / release / delete / export / audit verify', () => {
     await writeFile(file, jwt);
     return file;
   };
-  const cli = async (...args: string[]) => {
-    let out = '';
-    let err = '';
-    const stdout = new Writable({ write: (c, _e, cb) => ((out += c), cb()) });
-    const stderr = new Writable({ write: (c, _e, cb) => ((err += c), cb()) });
-    const code = await runChaperone(args, { stdout, stderr, env });
-    return { code, out, err };
-  };
+  const cli = (...args: string[]) => runChaperoneCaptured(env, args);
 
   beforeAll(async () => {
     [stack] = await Promise.all([startSealTestStack(), testMedia()]);

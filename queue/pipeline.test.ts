@@ -4,14 +4,13 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, open, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { CopyObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DisableKeyCommand, EnableKeyCommand, GetPublicKeyCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { Redis } from 'ioredis';
 import { FlowProducer, Queue } from 'bullmq';
 import pg from 'pg';
 import { readAudit } from '../audit/index.js';
-import { runChaperone } from '../cli/chaperone.js';
+import { runChaperoneCaptured } from '../cli/testing/run-captured.js';
 import { waitFor } from '../devstack/wait-for.js';
 import { startRedisServer } from '../devstack/redis-server.js';
 import { enqueueSealRecording } from './contract.js';
@@ -39,14 +38,7 @@ async function cliFor(stack: SealTestStack, prefix?: string): Promise<(...args: 
   const dir = await mkdtemp(join(tmpdir(), 'chaperone-cli-'));
   const configFile = join(dir, 'seal.json');
   await stack.writeSealConfig(configFile, { redisPrefix: prefix });
-  return async (...args: string[]) => {
-    let out = '';
-    let err = '';
-    const stdout = new Writable({ write: (c, _e, cb) => ((out += c), cb()) });
-    const stderr = new Writable({ write: (c, _e, cb) => ((err += c), cb()) });
-    const code = await runChaperone(args, { stdout, stderr, env: { CHAPERONE_SEAL_CONFIG: configFile } });
-    return { code, out, err };
-  };
+  return (...args: string[]) => runChaperoneCaptured({ CHAPERONE_SEAL_CONFIG: configFile }, args);
 }
 
 describe('sealing pipeline (real Redis, PostgreSQL, s3rver, KMS double)', () => {

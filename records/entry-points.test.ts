@@ -4,14 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { freePort } from '../devstack/free-port.js';
 import { getObjectBytes } from '../queue/testing/inspect.js';
 import { readAudit } from '../audit/index.js';
-import { runChaperone } from '../cli/chaperone.js';
+import { runChaperoneCaptured } from '../cli/testing/run-captured.js';
 import { issueDevToken, type PlatformRole } from '../keyservice/tokens.js';
 import { silentLogger } from '../queue/logger.js';
 import { testMedia, type SpoolFixture } from '../queue/testing/media.js';
@@ -72,14 +71,7 @@ describe('records service entry and chaperone list', () => {
   });
 
   test('chaperone list: role-scoped rows, JSON, refusals that say what to do, audited', async () => {
-    const cli = async (env: NodeJS.ProcessEnv, ...args: string[]) => {
-      let out = '';
-      let err = '';
-      const stdout = new Writable({ write: (c, _e, cb) => ((out += c), cb()) });
-      const stderr = new Writable({ write: (c, _e, cb) => ((err += c), cb()) });
-      const code = await runChaperone(args, { stdout, stderr, env });
-      return { code, out, err };
-    };
+    const cli = (env: NodeJS.ProcessEnv, ...args: string[]) => runChaperoneCaptured(env, args);
     const base = { CHAPERONE_SEAL_CONFIG: sealConfig, RECORDS_DEV_TOKEN_SECRET_FILE: secretFile };
     const id = fixture.request.recordingId;
 

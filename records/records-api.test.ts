@@ -19,6 +19,7 @@ import type { RecordsApiDeps } from './api/context.js';
 import { buildRecordsApi } from './api/server.js';
 import { listDerivatives } from './derivatives.js';
 import { PlaybackTokens } from './playback-tokens.js';
+import { httpTestClient, type TestRequest, type TestResponse } from './testing/http-client.js';
 import { sealedFixture } from './testing/seal-directly.js';
 
 jest.setTimeout(120_000);
@@ -29,14 +30,8 @@ const ROOM = 'room-telehealth-42';
 const PATIENT = 'patient-7f3a9c';
 const CLINICIAN = 'clinician-51b2e0';
 
-interface Response {
-  statusCode: number;
-  headers: Record<string, string>;
-  rawPayload: Buffer;
-  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 interface Client {
-  inject(request: { method?: string; url: string; headers?: Record<string, string>; payload?: unknown }): Promise<Response>;
+  inject(request: TestRequest): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
@@ -44,17 +39,7 @@ interface Client {
 async function listen(built: Awaited<ReturnType<typeof buildRecordsApi>>): Promise<Client> {
   const base = await built.listen({ host: '127.0.0.1', port: 0 });
   return {
-    async inject({ method = 'GET', url, headers = {}, payload }) {
-      const response = await fetch(`${base}${url}`, {
-        method,
-        headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
-      });
-      const rawPayload = Buffer.from(await response.arrayBuffer());
-      const out: Record<string, string> = {};
-      response.headers.forEach((value, name) => (out[name] = value));
-      return { statusCode: response.status, headers: out, rawPayload, json: () => JSON.parse(rawPayload.toString('utf8')) };
-    },
+    ...httpTestClient(base),
     close: () => built.close(),
   };
 }

@@ -16,41 +16,19 @@ import { sealer, type Sealer } from '../../lifecycle/testing/sealed-recording.js
 import { PlaybackTokens } from '../../playback-tokens.js';
 import type { RecordsApiDeps } from '../context.js';
 import { buildRecordsApi } from '../server.js';
+import { httpTestClient } from '../../testing/http-client.js';
 
 jest.setTimeout(120_000);
 const run = promisify(execFile);
 const AUDIENCE = 'chaperone-records';
 
-interface Response {
-  statusCode: number;
-  headers: Record<string, string>;
-  rawPayload: Buffer;
-  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-/** Over real HTTP on 127.0.0.1 (light-my-request's CommonJS cookie import does not load under jest's ESM). */
-function client(base: string) {
-  return {
-    async inject({ method = 'GET', url, headers = {}, payload }: { method?: string; url: string; headers?: Record<string, string>; payload?: unknown }): Promise<Response> {
-      const response = await fetch(`${base}${url}`, {
-        method,
-        headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
-      });
-      const rawPayload = Buffer.from(await response.arrayBuffer());
-      const out: Record<string, string> = {};
-      response.headers.forEach((value, name) => (out[name] = value));
-      return { statusCode: response.status, headers: out, rawPayload, json: () => JSON.parse(rawPayload.toString('utf8')) };
-    },
-  };
-}
 
 /** Hold, release, delete and export over the records API, against the real stack. */
 describe('records API: lifecycle and export routes', () => {
   let stack: SealTestStack;
   let seal: Sealer;
   let server: FastifyInstance;
-  let app: ReturnType<typeof client>;
+  let app: ReturnType<typeof httpTestClient>;
   let secret: Uint8Array;
   let work: string;
   let recipientPem: string;
@@ -81,7 +59,7 @@ describe('records API: lifecycle and export routes', () => {
       lifecycle: { purge: { s3: stack.s3Client(), bucket: stack.bucket, allowUnlistableVersions: true }, clock },
     };
     server = await buildRecordsApi(deps);
-    app = client(await server.listen({ host: '127.0.0.1', port: 0 }));
+    app = httpTestClient(await server.listen({ host: '127.0.0.1', port: 0 }));
     const { stdout } = await run('sh', ['-c', `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${work}/k.pem && openssl pkey -in ${work}/k.pem -pubout`]);
     recipientPem = stdout;
   }, 120_000);
